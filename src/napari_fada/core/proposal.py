@@ -133,3 +133,23 @@ class Proposal:
     def kept(self) -> list[Annotation]:
         """Annotations a person kept (accepted or edited): the positives of a training set."""
         return [a for a in self.annotations if a.status in ("accepted", "edited")]
+
+
+@dataclass
+class ImageRecord:
+    """Identity of one image (or one frame of a clip) in a dataset.
+
+    ``image_id`` names the image's files in a dataset folder; ``sha256`` is of the pixel data as
+    saved, so the same pixels are recognised whatever file they came from.
+    """
+
+    image_id: str
+    width: int
+    height: int
+    sha256: str = ""
+    source_path: str | None = None
+    pixel_spacing_mm: tuple[float, float] | None = None
+    clip_id: str | None = None
+    frame_index: int | None = None
+    source_dataset: str | None = None
+    split: str | None = None
