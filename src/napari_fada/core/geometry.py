@@ -1,7 +1,9 @@
 """Conversions between FADA's 0..1000 coordinates, pixels, boxes, polygons and masks.
 
-Pixel coordinates: ``x`` is the column and ``y`` the row, a pixel's centre at integer
-coordinates, the image spanning ``[0, width] x [0, height]`` for boxes and polygons.
+Pixel coordinates (as in COCO): ``x`` runs along columns and ``y`` along rows, pixel ``(i, j)``
+covers ``[j, j + 1] x [i, i + 1]``, so the image spans ``[0, width] x [0, height]`` and FADA's
+0..1000 range maps onto that extent. napari puts pixel centres at integers: the layer code shifts
+by half a pixel at that boundary.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from napari_fada.core.proposal import Box, Point
 
@@ -69,11 +70,19 @@ def polygon_area(polygon: Sequence[Point]) -> float:
 
 
 def polygon_to_mask(polygon: Sequence[Point], width: int, height: int) -> np.ndarray:
-    """Rasterize a polygon in pixel coordinates to a boolean ``(height, width)`` mask."""
-    canvas = Image.new("1", (width, height), 0)
+    """Rasterize a polygon in pixel coordinates to a boolean ``(height, width)`` mask.
+
+    A pixel is set when its centre (``x + 0.5``, ``y + 0.5``) lies inside the polygon, so that
+    :func:`mask_to_polygons` and this function invert each other exactly.
+    """
+    from skimage.draw import polygon as fill_polygon
+
+    mask = np.zeros((height, width), dtype=bool)
     if len(polygon) >= 3:
-        ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in polygon], fill=1)
-    return np.asarray(canvas, dtype=bool)
+        pts = np.asarray(polygon, dtype=float) - 0.5
+        rows, cols = fill_polygon(pts[:, 1], pts[:, 0], shape=(height, width))
+        mask[rows, cols] = True
+    return mask
 
 
 def mask_to_polygons(
