@@ -12,7 +12,8 @@ from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
 
 #: (label, box in 0..1000, polygon in 0..1000 or None, score)
-DEFAULT_ITEMS: tuple[tuple[str, tuple[float, ...], list[tuple[float, float]] | None, float], ...] = (
+Item = tuple[str, tuple[float, ...], list[tuple[float, float]] | None, float]
+DEFAULT_ITEMS: tuple[Item, ...] = (
     ("head", (200, 150, 800, 850), [(500, 150), (800, 500), (500, 850), (200, 500)], 0.93),
     ("CSP", (450, 400, 550, 480), None, 0.61),
     ("LV", (300, 300, 420, 380), [(300, 300), (420, 300), (420, 380), (300, 380)], 0.42),
@@ -64,7 +65,7 @@ class ScriptedBackend(Backend):
             width=width,
             height=height,
             annotations=annotations,
-            plane=PlaneCall(self.plane, 0.88, {self.plane: 0.88, "Other": 0.12}, self.info.model_id),
+            plane=PlaneCall(self.plane, 0.88, {self.plane: 0.88, "Other": 0.12}, self.model_id),
             interpretation={"imaging_plane": "trans-thalamic plane"},
             model=self.info,
         )

@@ -42,7 +42,6 @@ def test_mask_polygon_round_trip_is_pixel_exact_for_an_ellipse():
     polygons = mask_to_polygons(mask, tolerance=0)
     assert len(polygons) == 1
     back = polygon_to_mask(polygons[0], 160, 120)
-    dice = 2 * (back & mask).sum() / (back.sum() + mask.sum())
     assert (back == mask).all()
     assert mask_box(mask) == (30.0, 30.0, 131.0, 91.0)
 

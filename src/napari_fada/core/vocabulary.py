@@ -42,6 +42,8 @@ class RoutingGroup:
     segment: tuple[str, ...]
 
 
+_DOPPLER = ("artery", "liver", "stomach", "vein")
+
 ROUTING_GROUPS: dict[str, RoutingGroup] = {
     g.name: g
     for g in (
@@ -49,9 +51,7 @@ ROUTING_GROUPS: dict[str, RoutingGroup] = {
         RoutingGroup("cardiac", ("cardiac", "thorax"), ("cardiac", "thorax")),
         RoutingGroup("nt_nasal", ("NT", "nasal_bone", "nasal_skin", "nasal_tip"), ("NT",)),
         RoutingGroup("crl", ("B", "CRL", "H", "NB"), ()),
-        RoutingGroup(
-            "doppler", ("artery", "liver", "stomach", "vein"), ("artery", "liver", "stomach", "vein")
-        ),
+        RoutingGroup("doppler", _DOPPLER, _DOPPLER),
         RoutingGroup(
             "pelvimetry", ("fetal_head", "pubic_symphysis"), ("fetal_head", "pubic_symphysis")
         ),
