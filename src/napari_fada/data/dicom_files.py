@@ -16,6 +16,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, pixel_array
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from napari_fada.data.lazy_stack import LazyFrameStack
 from napari_fada.data.loaded_image import LoadedImage
@@ -28,7 +29,7 @@ _UNITS_CM = 3
 
 _HEADER_KEYWORDS = (
     "Modality", "Manufacturer", "ManufacturerModelName", "PhotometricInterpretation",
-    "TransferSyntaxUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID",
+    "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID",
 )  # fmt: skip
 
 
@@ -74,10 +75,18 @@ def frame_interval_ms(ds: Dataset) -> float | None:
 
 def _frame_reader(path: Path, header: Dataset) -> Any:
     palette = header.get("PhotometricInterpretation") == "PALETTE COLOR"
+    deflated = header.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+
+    def decode(index: int) -> np.ndarray:
+        if deflated:  # the whole stream is zlib-compressed: a frame cannot be reached directly
+            ds = pydicom.dcmread(path)
+            ds.pixel_array_options(index=index)
+            return ds.pixel_array
+        return pixel_array(path, index=index)
 
     def read(index: int) -> np.ndarray:
         try:
-            frame = pixel_array(path, index=index)
+            frame = decode(index)
         except Exception as exc:  # any decoder failure means a broken or unsupported file
             raise read_error(path, f"frame {index} cannot be decoded ({exc})") from exc
         if palette:
@@ -87,6 +96,12 @@ def _frame_reader(path: Path, header: Dataset) -> Any:
         return frame
 
     return read
+
+
+def _header_summary(header: Dataset) -> dict[str, str]:
+    summary = {k: str(header.get(k)) for k in _HEADER_KEYWORDS if k in header}
+    summary["TransferSyntaxUID"] = str(header.file_meta.get("TransferSyntaxUID", ""))
+    return summary
 
 
 def read_dicom(path: Path) -> LoadedImage:
@@ -100,7 +115,7 @@ def read_dicom(path: Path) -> LoadedImage:
         "path": path,
         "pixel_spacing_mm": pixel_spacing_mm(header),
         "rgb": first.ndim == 3,
-        "metadata": {"dicom": {k: str(header.get(k)) for k in _HEADER_KEYWORDS if k in header}},
+        "metadata": {"dicom": _header_summary(header)},
     }
     if n_frames == 1:
         return LoadedImage(data=first, **common)
