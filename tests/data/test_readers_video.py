@@ -51,9 +51,9 @@ def test_gray_clip_is_a_lazy_2d_stack_with_exact_random_access(tmp_path: Path, s
     assert loaded.is_stack and not loaded.rgb and stack.shape == (N_FRAMES, HEIGHT, WIDTH)
     assert loaded.frame_interval_ms == pytest.approx(40.0)
     assert loaded.clip_id == "sweep"
-    for index in (27, 3, 4, 5, 39, 0, 18):
+    for index in np.random.default_rng(1).permutation(N_FRAMES):
         frame = np.asarray(stack[index])
-        assert abs(float(np.median(frame)) - frame_level(index)) <= 2, index
+        assert abs(float(np.median(frame)) - frame_level(int(index))) <= 2, index
 
 
 def test_indexing_one_frame_decodes_one_frame_and_memory_stays_bounded(tmp_path: Path):

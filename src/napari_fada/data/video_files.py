@@ -9,6 +9,7 @@ Clips whose first frame has no colour are read as gray (the luma plane).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,10 +74,8 @@ class VideoFrames:
         target = self.pts[index]
         if self._container is None:
             self._container = av.open(str(self.path))
-        stream = self._container.streams.video[0]
         if index != self._next_index:
-            self._container.seek(target, stream=stream, backward=True, any_frame=False)
-            self._decoder = self._container.decode(stream)
+            self._decoder = self._seek_before(index)
         assert self._decoder is not None
         for frame in self._decoder:
             if frame.pts is None or frame.pts < target:
@@ -84,6 +83,25 @@ class VideoFrames:
             self._next_index = index + 1
             return frame.to_ndarray(format=self.format)
         raise EOFError(f"the stream ends before timestamp {target}")
+
+    def _seek_before(self, index: int) -> Iterator[av.VideoFrame]:
+        """A decoder whose first frame is at or before frame ``index``.
+
+        Some containers (AVI) seek by decode time and may land on a later keyframe; then we
+        seek again further back, doubling the distance, until the first frame is early enough.
+        """
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        start, step = index, 1
+        while True:
+            self._container.seek(self.pts[start], stream=stream, backward=True, any_frame=False)
+            decoder = self._container.decode(stream)
+            first = next(decoder, None)
+            if first is None:
+                raise EOFError(f"nothing decodes after timestamp {self.pts[start]}")
+            if start == 0 or (first.pts is not None and first.pts <= self.pts[index]):
+                return itertools.chain([first], decoder)
+            start, step = max(0, start - step), step * 2
 
 
 def _frame_interval_ms(stream: av.video.stream.VideoStream) -> float | None:
