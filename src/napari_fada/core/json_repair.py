@@ -131,7 +131,10 @@ class _Reader:
             return _INCOMPLETE
         char = self.text[self.pos]
         if char == "[":
-            return self.array(depth)
+            return self.array(depth, "]")
+        if char == "(":
+            self.repair("Python tuples")
+            return self.array(depth, ")")
         if char == "{":
             return self.object(depth)
         if char in "\"'":
@@ -152,10 +155,10 @@ class _Reader:
         if char == ",":
             self.pos += 1
             self.skip_space()
-            if not self.at_end() and self.text[self.pos] in "]}":
+            if not self.at_end() and self.text[self.pos] in "]})":
                 self.repair("trailing comma")
             return False
-        if char not in "]}":
+        if char not in "]})":
             self.repair("missing comma")
         return False
 
@@ -165,12 +168,12 @@ class _Reader:
         if char == closer:
             self.pos += 1
             return True
-        if char in "]}":
+        if char in "]})":
             self.repair("mismatched brackets")
             return True
         return False
 
-    def array(self, depth: int) -> list[Any]:
+    def array(self, depth: int, closer: str) -> list[Any]:
         items: list[Any] = []
         self.pos += 1
         while True:
@@ -178,7 +181,7 @@ class _Reader:
             if self.at_end():
                 self.cut(items)
                 return items
-            if self._close("]"):
+            if self._close(closer):
                 return items
             if self.text[self.pos] == ",":
                 self.repair("extra comma")

@@ -102,6 +102,8 @@ def _key(label: str) -> str:
 
 
 _PLANES_BY_KEY = {_key(p): p for p in PLANE_LABELS}
+#: Plane classes that are also plain words of a description; prose prefers the other classes.
+_PLAIN_WORD_PLANES = frozenset({"legs", "arms", "abdomen", "head", "liver", "Other"})
 _PLANE_IN_PROSE = re.compile(
     "|".join(
         rf"(?<![A-Za-z0-9_]){re.escape(p)}(?![A-Za-z0-9_])"
@@ -151,11 +153,12 @@ def _plane_from_text(body: str, issues: list[str]) -> str | None:
     if quoted or _key(unquoted) in _PLANES_BY_KEY:
         issues.append("bare_label: the answer was a bare label, not JSON")
         return unquoted
-    match = _PLANE_IN_PROSE.search(body)
-    if match is not None:
-        issues.append(f"from_prose: took the plane label {match.group()!r} from the answer's text")
-        return match.group()
-    return None
+    named = [m.group() for m in _PLANE_IN_PROSE.finditer(body)]
+    if not named:
+        return None
+    label = next((n for n in named if n not in _PLAIN_WORD_PLANES), named[0])
+    issues.append(f"from_prose: took the plane label {label!r} from the answer's text")
+    return label
 
 
 # --- interpret --------------------------------------------------------------------------------
