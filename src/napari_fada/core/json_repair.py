@@ -26,7 +26,7 @@ _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _CHAT_END = re.compile(r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|\n\s*assistant\s*\n")
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[^\W\d]\w*")
 _OPENER = re.compile(r"[\[{]")
 _LITERALS: dict[str, Any] = {
     "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
@@ -141,7 +141,7 @@ class _Reader:
             return self.string()
         if char in "+-.0123456789":
             return self.number()
-        if char.isalpha() or char == "_":
+        if _WORD.match(char):
             return self.word()
         raise _Unreadable(f"unexpected {char!r}")
 
@@ -235,12 +235,9 @@ class _Reader:
         char = self.text[self.pos]
         if char in "\"'":
             return self.string()
-        if char.isalpha() or char == "_":
-            match = _WORD.match(self.text, self.pos)
-            assert match is not None
-            self.pos = match.end()
+        if _WORD.match(char):
             self.repair("unquoted keys")
-            return _INCOMPLETE if self.at_end() else match.group()
+            return self._token()
         if char in "+-.0123456789":
             number = self.number()
             return number if number is _INCOMPLETE else str(number)
@@ -288,13 +285,18 @@ class _Reader:
             return int(token)
         return float(token)
 
-    def word(self) -> Any:
+    def _token(self) -> str | _Incomplete:
+        """A bare word; incomplete when the text ends right after it."""
         match = _WORD.match(self.text, self.pos)
-        assert match is not None
+        if match is None:
+            raise _Unreadable("not a word")
         self.pos = match.end()
-        if self.at_end():
-            return _INCOMPLETE
-        word = match.group()
+        return _INCOMPLETE if self.at_end() else match.group()
+
+    def word(self) -> Any:
+        word = self._token()
+        if isinstance(word, _Incomplete):
+            return word
         if word in _LITERALS:
             if word in _PYTHON_LITERALS:
                 self.repair("Python literals")
