@@ -308,7 +308,7 @@ def _read_annotation(
             box = origin.box
     box = box or (polygon_box(polygon) if polygon else None)
     score = row.get("score")
-    fields = {
+    fields: dict[str, Any] = {
         "id": annotation_id,
         "parent_id": parent_id,
         "label": str(row["label"]),

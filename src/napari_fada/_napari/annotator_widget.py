@@ -1,0 +1,390 @@
+"""The FADA annotator dock widget: propose, review, save and step through images.
+
+The widget owns the workflow; the layers (:mod:`.proposal_layers`) and the review state
+(:mod:`.review_session`) hold the annotations. Every user-facing failure is a FadaError shown in
+the widget and as a napari notification; napari itself never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from napari.layers import Image
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_fada._napari.image_source import CurrentImage, current_image, is_stack, step_image
+from napari_fada._napari.proposal_layers import add_proposal_layers
+from napari_fada._napari.propose_worker import ProposeJob, start_propose
+from napari_fada._napari.review_keys import bind_review_keys
+from napari_fada._napari.review_session import ReviewSession
+from napari_fada._napari.structure_picker import StructurePicker
+from napari_fada.core.proposal import ImageRecord, Proposal
+from napari_fada.core.vocabulary import STRUCTURES, route
+from napari_fada.data.dataset import Dataset, make_record
+from napari_fada.errors import Cancelled, FadaError
+from napari_fada.models.base import Backend, ProposeRequest
+from napari_fada.models.registry import available_backends, load_backend
+
+
+def _button(text: str, slot: Callable[[], Any]) -> QPushButton:
+    button = QPushButton(text)
+    button.clicked.connect(lambda: slot())
+    return button
+
+
+class AnnotatorWidget(QWidget):
+    """Dock widget: model, structures, propose/cancel, review, dataset and navigation."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.backend: Backend | None = None
+        self.dataset: Dataset | None = None
+        self.session: ReviewSession | None = None
+        self.image: CurrentImage | None = None
+        self.record: ImageRecord | None = None
+        self.job: ProposeJob | None = None
+        self._build()
+        bind_review_keys(napari_viewer, self)
+        napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        napari_viewer.dims.events.current_step.connect(self._on_step)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(available_backends())
+        self.structures = StructurePicker()
+        self.propose_button = _button("Propose", self.propose)
+        self.cancel_button = _button("Cancel", self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.status = QLabel("Open an image, then press Propose.")
+        self.status.setWordWrap(True)
+        self.plane_label = QLabel("Plane: -")
+        self.interpretation = QPlainTextEdit()
+        self.interpretation.setMaximumHeight(120)
+        self.issues = QPlainTextEdit()
+        self.issues.setMaximumHeight(70)
+        for box in (self.interpretation, self.issues):
+            box.setReadOnly(True)
+        self.label_combo = QComboBox()
+        self.label_combo.addItems(STRUCTURES)
+        self.label_combo.setCurrentText("head")
+        self.label_combo.currentTextChanged.connect(self._on_default_label)
+        self.dataset_edit = QLineEdit()
+        self.dataset_edit.setPlaceholderText("dataset folder")
+        self.dataset_edit.editingFinished.connect(
+            lambda: self.open_dataset(self.dataset_edit.text())
+        )
+        self.annotator_edit = QLineEdit()
+        self.autosave = QCheckBox("Save after each decision")
+        self.autosave.setChecked(True)
+
+        review = QGridLayout()
+        for index, (text, slot) in enumerate(
+            (
+                ("Accept", self.accept),
+                ("Reject", self.reject),
+                ("Accept all", self.accept_all),
+                ("Reject all", self.reject_all),
+                ("Apply label", self.apply_label),
+                ("Save", self.save),
+                ("Previous", self.previous_image),
+                ("Next", self.next_image),
+            )
+        ):
+            review.addWidget(_button(text, slot), index // 2, index % 2)
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        form.addRow("", _button("Load model", self.load_selected_backend))
+        form.addRow("Label", self.label_combo)
+        form.addRow("Dataset", self.dataset_edit)
+        form.addRow("", _button("Choose folder...", self.choose_dataset))
+        form.addRow("Annotator", self.annotator_edit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.structures)
+        for widget in (self.propose_button, self.cancel_button, self.progress, self.status):
+            layout.addWidget(widget)
+        layout.addWidget(self.plane_label)
+        layout.addWidget(self.interpretation)
+        layout.addLayout(review)
+        layout.addWidget(self.autosave)
+        layout.addWidget(QLabel("Issues"))
+        layout.addWidget(self.issues)
+
+    # -- feedback ----------------------------------------------------------------------------
+
+    def report_error(self, error: BaseException) -> None:
+        message = str(error) if isinstance(error, FadaError) else f"unexpected error: {error!r}"
+        self.status.setText(message)
+        show_error(message)
+
+    def _guarded(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except FadaError as error:
+            self.report_error(error)
+            return None
+
+    # -- model -------------------------------------------------------------------------------
+
+    def set_backend(self, backend: Backend) -> None:
+        self.backend = backend
+        self.status.setText(f"Model ready: {backend.model_id}")
+
+    def load_selected_backend(self) -> None:
+        backend = self._guarded(lambda: load_backend(self.model_combo.currentText()))
+        if backend is not None:
+            self.set_backend(backend)
+
+    # -- proposing ---------------------------------------------------------------------------
+
+    def image_layer(self) -> Image | None:
+        """The active Image layer, else the most recently added one."""
+        active = self.viewer.layers.selection.active
+        if isinstance(active, Image):
+            return active
+        images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+        return images[-1] if images else None
+
+    def propose(self) -> None:
+        if self.job is not None:
+            return
+        if self.backend is None:
+            self.load_selected_backend()
+        layer = self.image_layer()
+        if self.backend is None or layer is None:
+            if layer is None:
+                self.status.setText("Open an image first.")
+            return
+        if self.image is None or self.image.layer is not layer:
+            self.show_image(layer)
+        assert self.image is not None
+        request = ProposeRequest(
+            structures=self.structures.structures(),
+            pixel_spacing_mm=self.image.pixel_spacing_mm,
+        )
+        self.progress.setValue(0)
+        self.propose_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Proposing with {self.backend.model_id}...")
+        self.job = start_propose(
+            self.backend,
+            self.image.pixels,
+            request,
+            self._on_progress,
+            self._on_proposed,
+            self._on_propose_failed,
+        )
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.status.setText("Cancelling...")
+
+    def _finish_job(self) -> None:
+        self.job = None
+        self.propose_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _on_progress(self, message: str, fraction: float) -> None:
+        self.progress.setValue(round(100 * fraction))
+        self.status.setText(message)
+
+    def _on_proposed(self, proposal: Proposal) -> None:
+        self._finish_job()
+        self.progress.setValue(100)
+        previous = self.session.to_proposal(self.annotator) if self.session else None
+        if previous is not None:
+            decided = [a for a in previous.annotations if a.status != "proposed"]
+            proposal = replace(proposal, annotations=decided + proposal.annotations)
+        self._show_proposal(proposal)
+        self.status.setText(f"{len(proposal.annotations)} proposals from {proposal.model.model_id}")
+
+    def _on_propose_failed(self, error: BaseException) -> None:
+        self._finish_job()
+        self.progress.setValue(0)
+        if isinstance(error, Cancelled):
+            self.status.setText("Cancelled: nothing was added.")
+        else:
+            self.report_error(error)
+
+    # -- showing -----------------------------------------------------------------------------
+
+    @property
+    def annotator(self) -> str | None:
+        return self.annotator_edit.text().strip() or None
+
+    def show_image(self, layer: Image) -> None:
+        """Make ``layer`` (its current frame) the image under review; load saved labels."""
+        self._clear_session()
+        self.image = current_image(self.viewer, layer)
+        self.record = make_record(
+            self.image.pixels,
+            self.image.source_path,
+            pixel_spacing_mm=self.image.pixel_spacing_mm,
+            clip_id=self.image.clip_id,
+            frame_index=self.image.frame_index,
+        )
+        self.plane_label.setText("Plane: -")
+        self.interpretation.clear()
+        self.issues.clear()
+        saved = self._saved(self.record)
+        if saved is not None:
+            self.record, proposal = saved
+            self._show_proposal(proposal)
+            self.status.setText(f"Loaded saved labels of {self.record.image_id}")
+
+    def _saved(self, record: ImageRecord) -> tuple[ImageRecord, Proposal] | None:
+        if self.dataset is None:
+            return None
+        found = self.dataset.find_by_sha256(record.sha256)
+        return self.dataset.load(found.image_id if found else record.image_id)
+
+    def _show_proposal(self, proposal: Proposal) -> None:
+        assert self.image is not None
+        self._remove_layers()
+        name = self.record.image_id if self.record else self.image.layer.name
+        layers = add_proposal_layers(self.viewer, proposal, self.image.layer, name)
+        self.session = ReviewSession(layers, proposal, self.label_combo.currentText())
+        self.viewer.layers.selection.active = layers.shapes
+        plane = proposal.plane
+        score = f" ({plane.score:.2f})" if plane and plane.score is not None else ""
+        self.plane_label.setText(f"Plane: {plane.label}{score}" if plane else "Plane: -")
+        if plane or proposal.interpretation:
+            self.structures.show_route(
+                route(plane.label if plane else None, proposal.interpretation)
+            )
+        self.interpretation.setPlainText(json.dumps(proposal.interpretation or {}, indent=1))
+        self.issues.setPlainText("\n".join(proposal.issues))
+
+    def _remove_layers(self) -> None:
+        if self.session is None:
+            return
+        self.session.disconnect()
+        for layer in self.session.layers.all():
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.session = None
+
+    def _clear_session(self) -> None:
+        if self.session is not None and self.autosave.isChecked():
+            self.save()
+        self._remove_layers()
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        if isinstance(event.value, Image) and self.job is None:
+            self._guarded(lambda: self.show_image(event.value))
+
+    def _on_step(self, event: Any) -> None:
+        if self.image is None or not is_stack(self.image.layer) or self.job is not None:
+            return
+        layer = self.image.layer
+        if self.image.frame_index != int(self.viewer.dims.current_step[0]):
+            self._guarded(lambda: self.show_image(layer))
+
+    def _on_default_label(self, label: str) -> None:
+        if self.session is not None:
+            self.session.default_label = label
+
+    # -- review ------------------------------------------------------------------------------
+
+    def _decide(self, decision: Callable[[ReviewSession], list[str]]) -> list[str]:
+        if self.session is None:
+            return []
+        changed = decision(self.session)
+        if changed and self.autosave.isChecked():
+            self.save()
+        return changed
+
+    def accept(self) -> list[str]:
+        return self._decide(lambda s: s.accept())
+
+    def reject(self) -> list[str]:
+        return self._decide(lambda s: s.reject())
+
+    def accept_all(self) -> list[str]:
+        return self._decide(ReviewSession.accept_all)
+
+    def reject_all(self) -> list[str]:
+        return self._decide(ReviewSession.reject_all)
+
+    def apply_label(self) -> list[str]:
+        return self._decide(lambda s: s.set_label(self.label_combo.currentText()))
+
+    # -- dataset -----------------------------------------------------------------------------
+
+    def _on_dataset_edited(self) -> None:
+        self.open_dataset(self.dataset_edit.text())
+
+    def choose_dataset(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Dataset folder")
+        if folder:
+            self.open_dataset(folder)
+
+    def open_dataset(self, folder: str | Path) -> None:
+        if not str(folder).strip():
+            return
+        dataset = self._guarded(lambda: Dataset.open(Path(folder), annotator=self.annotator))
+        if dataset is None:
+            return
+        self.dataset = dataset
+        self.dataset_edit.setText(str(folder))
+        layer = self.image_layer()
+        if layer is not None and self.session is None:
+            self._guarded(lambda: self.show_image(layer))
+
+    def save(self) -> bool:
+        """Write the current image's annotations to the dataset; False when nothing was saved."""
+        if self.session is None or self.image is None or self.record is None:
+            return False
+        if self.dataset is None:
+            self.status.setText("Choose a dataset folder to save into.")
+            return False
+        try:
+            self.dataset.save(
+                self.record, self.image.pixels, self.session.to_proposal(self.annotator)
+            )
+        except FadaError as error:
+            self.report_error(error)
+            return False
+        self.status.setText(f"Saved {self.record.image_id}")
+        return True
+
+    # -- navigation --------------------------------------------------------------------------
+
+    def next_image(self) -> None:
+        self._step(1)
+
+    def previous_image(self) -> None:
+        self._step(-1)
+
+    def _step(self, delta: int) -> None:
+        """Step along the stack (the frame change shows the frame) or the folder collection
+        (the new layer's insertion shows it)."""
+        layer = self.image.layer if self.image else self.image_layer()
+        if layer is None or self.job is not None:
+            return
+        if self._guarded(lambda: step_image(self.viewer, layer, delta)) is None:
+            show_info("No further image in that direction.")

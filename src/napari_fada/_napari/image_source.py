@@ -1,0 +1,98 @@
+"""The image (or frame of a stack) being annotated, and stepping to the next or previous one.
+
+Layers opened by our reader carry ``fada_*`` metadata (source path, pixel spacing, folder
+collection and index, stack flag, clip id); any other Image layer works too, as a single image
+whose source path napari remembers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.layers import Image
+
+from napari_fada.data.readers import read_any
+
+
+@dataclass
+class CurrentImage:
+    """Pixels of the image or frame in view, with what is known about where they came from."""
+
+    layer: Image
+    pixels: np.ndarray
+    source_path: Path | None
+    pixel_spacing_mm: tuple[float, float] | None
+    frame_index: int | None
+    clip_id: str | None
+
+
+def is_stack(layer: Image) -> bool:
+    spatial = layer.data.ndim - (1 if layer.rgb else 0)
+    return bool(layer.metadata.get("fada_is_stack", spatial > 2))
+
+
+def as_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Pixels as uint8, stretching other types over their range (what the models expect)."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    low, high = float(pixels.min()), float(pixels.max())
+    scaled = (pixels.astype(float) - low) / (high - low or 1.0) * 255.0
+    return np.round(scaled).astype(np.uint8)
+
+
+def current_image(viewer: Any, layer: Image) -> CurrentImage:
+    """The frame of ``layer`` in view (the whole image when it is not a stack)."""
+    metadata = layer.metadata
+    frame = int(viewer.dims.current_step[0]) if is_stack(layer) else None
+    data = layer.data[frame] if frame is not None else layer.data
+    path = metadata.get("fada_path") or layer.source.path
+    spacing = metadata.get("fada_pixel_spacing_mm")
+    return CurrentImage(
+        layer=layer,
+        pixels=as_uint8(np.asarray(data)),
+        source_path=Path(path) if path else None,
+        pixel_spacing_mm=tuple(spacing) if spacing else None,
+        frame_index=frame,
+        clip_id=metadata.get("fada_clip_id"),
+    )
+
+
+def step_image(viewer: Any, layer: Image, delta: int) -> Image | None:
+    """Go ``delta`` frames along a stack or images along a folder collection.
+
+    Returns the layer now showing the image (a new layer for a collection), or None when there
+    is nothing further in that direction.
+    """
+    if is_stack(layer):
+        step = list(viewer.dims.current_step)
+        target = step[0] + delta
+        if not 0 <= target < layer.data.shape[0]:
+            return None
+        step[0] = target
+        viewer.dims.current_step = tuple(step)
+        return layer
+    collection = [Path(p) for p in layer.metadata.get("fada_collection") or []]
+    target = int(layer.metadata.get("fada_index", 0)) + delta
+    if not 0 <= target < len(collection):
+        return None
+    loaded = read_any(collection[target])
+    metadata = {
+        **layer.metadata,
+        "fada_path": str(loaded.path or collection[target]),
+        "fada_pixel_spacing_mm": loaded.pixel_spacing_mm,
+        "fada_index": target,
+        "fada_is_stack": loaded.is_stack,
+        "fada_clip_id": loaded.clip_id,
+    }
+    new_layer = viewer.add_image(
+        loaded.data,
+        name=loaded.name,
+        rgb=loaded.rgb,
+        scale=loaded.pixel_spacing_mm or (1.0, 1.0),
+        metadata=metadata,
+    )
+    viewer.layers.remove(layer)
+    return new_layer
