@@ -1,15 +1,22 @@
-"""parse_answer(serialize(x)) gives x back within the 0..1000 rounding, for every phase."""
+"""parse_answer(serialize(x)) gives x back within the 0..1000 rounding, for every phase.
+
+The last test uses the real sample masks in ``../shared/data`` (fixture in tests/conftest.py).
+"""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from napari_fada.core import fada_format as ff
-from napari_fada.core.geometry import NORM, norm_to_px
+from napari_fada.core.geometry import NORM, mask_to_polygons, norm_to_px, polygon_to_mask
 from napari_fada.core.parsing import parse_answer
 from napari_fada.core.proposal import Annotation
 from napari_fada.core.vocabulary import INTERPRETATION_KEYS, KEYPOINT_STRUCTURES, PLANE_LABELS
@@ -132,3 +139,23 @@ def test_interpret_round_trip(values: list[object]) -> None:
     answer = parse_answer(ff.interpret_answer(interpretation), "interpret", 1, 1, "m")
     assert answer.interpretation == interpretation
     assert answer.compliant and answer.issues == []
+
+
+def test_real_masks_survive_a_segment_round_trip(samples_dir: Path) -> None:
+    """Expert masks of the sample images, as polygons through FADA's answer text and back."""
+    names = json.loads((samples_dir / "labels.json").read_text())["structures"]
+    dices = []
+    for path in sorted((samples_dir / "masks").glob("*.png")):
+        label_image = np.asarray(Image.open(path))
+        height, width = label_image.shape
+        masks = {names[str(v)]: label_image == v for v in np.unique(label_image) if v}
+        want = [Annotation(n, polygon=mask_to_polygons(m)[0]) for n, m in masks.items()]
+        text = ff.segment_answer(want, width, height)
+        answer = parse_answer(text, "segment", width, height, "m")
+        assert [a.label for a in answer.annotations] == list(masks)
+        for got in answer.annotations:
+            mask = polygon_to_mask(got.polygon or [], width, height)
+            truth = masks[got.label]
+            dices.append(2 * (mask & truth).sum() / (mask.sum() + truth.sum()))
+    assert len(dices) >= 20
+    assert min(dices) > 0.97
