@@ -127,3 +127,14 @@ def test_folder_of_mixed_sizes_is_a_sorted_collection(samples_dir: Path) -> None
     assert loaded.collection == expected
     assert loaded.path == expected[0] and not loaded.is_stack
     assert loaded.data.shape == np.asarray(Image.open(expected[0])).shape
+
+
+def test_folder_stack_takes_the_first_frames_layout(tmp_path: Path) -> None:
+    Image.fromarray(GRAY).save(tmp_path / "a.png")
+    Image.fromarray(RGB).save(tmp_path / "b.png")
+    tifffile.imwrite(tmp_path / "c.tif", GRAY)
+    loaded = read_any(tmp_path)
+    assert loaded.is_stack and not loaded.rgb and loaded.data.shape == (3, 48, 64)
+    expected_b = np.round(RGB @ np.array([0.299, 0.587, 0.114]))
+    assert np.abs(loaded.data[1].astype(float) - expected_b).max() <= 1
+    np.testing.assert_array_equal(loaded.data[2], GRAY)

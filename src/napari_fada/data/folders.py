@@ -46,7 +46,7 @@ def peek_size(path: Path) -> tuple[int, int]:
             return int(header.Rows), int(header.Columns)
         if suffix in TIFF_SUFFIXES:
             with tifffile.TiffFile(path) as tif:
-                page = tif.pages[0]
+                page = tif.pages.first
                 return int(page.imagelength), int(page.imagewidth)
         with Image.open(path) as image:
             return image.height, image.width
@@ -80,13 +80,14 @@ def read_folder(folder: Path, read_file: FileReader) -> LoadedImage:
         first.collection = paths
         return first
 
+    frame = np.asarray(first.data)
+
     def read_frame(index: int) -> np.ndarray:
         loaded = read_file(paths[index])
         if loaded.is_stack:
             raise read_error(paths[index], "it is a clip, not a single frame of the folder's stack")
-        return _match_layout(np.asarray(loaded.data), first.data)
+        return _match_layout(np.asarray(loaded.data), frame)
 
-    frame = np.asarray(first.data)
     return LoadedImage(
         data=LazyFrameStack(len(paths), frame.shape, frame.dtype, read_frame),
         name=folder.name,
