@@ -138,3 +138,11 @@ def test_folder_stack_takes_the_first_frames_layout(tmp_path: Path) -> None:
     expected_b = np.round(RGB @ np.array([0.299, 0.587, 0.114]))
     assert np.abs(loaded.data[1].astype(float) - expected_b).max() <= 1
     np.testing.assert_array_equal(loaded.data[2], GRAY)
+
+
+def test_a_truncated_real_scan_raises_with_its_name(samples_dir: Path, tmp_path: Path) -> None:
+    source = samples_dir / "images" / "hc18_010_HC.png"
+    copy = tmp_path / source.name
+    copy.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    with pytest.raises(ImageReadError, match=r"hc18_010_HC\.png"):
+        read_any(copy)
