@@ -222,15 +222,15 @@ def test_frames_of_a_stack_are_reviewed_one_by_one(make_widget, qtbot, samples_d
 
 def test_next_image_walks_a_folder_collection(make_widget, qtbot, samples_dir) -> None:
     widget = make_widget()
-    paths = [samples_dir / "images" / f"{i}.png" for i in ("psfhs_03744", "hc18_010_HC")]
-    first = open_sample(
-        widget.viewer, samples_dir, "psfhs_03744", fada_collection=paths, fada_index=0
-    )
+    first = widget.viewer.open(samples_dir / "images", plugin="napari-fada")[0]
+    paths = [Path(p) for p in first.metadata["fada_collection"]]
+    assert len(paths) == 20  # mixed sizes: a collection, not a stack
     propose(widget, qtbot)
     widget.accept_all()
     widget.next_image()
-    assert first not in widget.viewer.layers
-    assert widget.image.pixels.shape == (540, 800)
-    assert widget.image.source_path == paths[1] and widget.session is None
+    assert first not in widget.viewer.layers and widget.session is None
+    assert widget.image.source_path == paths[1]
+    assert widget.image.layer.metadata["fada_index"] == 1
     widget.previous_image()
+    assert widget.image.source_path == paths[0]
     assert {a.status for a in by_label(widget).values()} == {"accepted"}

@@ -124,3 +124,16 @@ def test_erasing_a_polygon_on_the_mask_rejects_it(session) -> None:
 
 def test_px_to_rc_shifts_pixel_edges_to_napari_centres() -> None:
     assert np.allclose(px_to_rc([(0.5, 0.5), (10.0, 4.0)]), [[0.0, 0.0], [3.5, 9.5]])
+
+
+def test_accept_all_confirms_the_plane_call_and_a_correction_is_an_edit(session) -> None:
+    session.accept_all()
+    assert session.to_proposal().plane.status == "accepted"
+    session.set_plane("head")
+    plane = session.to_proposal().plane
+    assert (plane.label, plane.status, plane.score, plane.source) == (
+        "head",
+        "edited",
+        None,
+        "scripted-1",
+    )

@@ -37,7 +37,7 @@ from napari_fada._napari.review_keys import bind_review_keys
 from napari_fada._napari.review_session import ReviewSession
 from napari_fada._napari.structure_picker import StructurePicker
 from napari_fada.core.proposal import ImageRecord, Proposal
-from napari_fada.core.vocabulary import STRUCTURES, route
+from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES, route
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.errors import Cancelled, FadaError
 from napari_fada.models.base import Backend, ProposeRequest
@@ -81,6 +81,8 @@ class AnnotatorWidget(QWidget):
         self.status = QLabel("Open an image, then press Propose.")
         self.status.setWordWrap(True)
         self.plane_label = QLabel("Plane: -")
+        self.plane_combo = QComboBox()
+        self.plane_combo.addItems(PLANE_LABELS)
         self.interpretation = QPlainTextEdit()
         self.interpretation.setMaximumHeight(120)
         self.issues = QPlainTextEdit()
@@ -117,6 +119,8 @@ class AnnotatorWidget(QWidget):
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
         form.addRow("", _button("Load model", self.load_selected_backend))
+        form.addRow("Plane class", self.plane_combo)
+        form.addRow("", _button("Set plane", self.set_plane))
         form.addRow("Label", self.label_combo)
         form.addRow("Dataset", self.dataset_edit)
         form.addRow("", _button("Choose folder...", self.choose_dataset))
@@ -272,6 +276,10 @@ class AnnotatorWidget(QWidget):
         plane = proposal.plane
         score = f" ({plane.score:.2f})" if plane and plane.score is not None else ""
         self.plane_label.setText(f"Plane: {plane.label}{score}" if plane else "Plane: -")
+        if plane is not None:
+            if self.plane_combo.findText(plane.label) < 0:
+                self.plane_combo.addItem(plane.label)
+            self.plane_combo.setCurrentText(plane.label)
         if plane or proposal.interpretation:
             self.structures.show_route(
                 route(plane.label if plane else None, proposal.interpretation)
@@ -332,6 +340,17 @@ class AnnotatorWidget(QWidget):
 
     def apply_label(self) -> list[str]:
         return self._decide(lambda s: s.set_label(self.label_combo.currentText()))
+
+    def set_plane(self) -> None:
+        """Confirm or correct the plane class with the one chosen in the combo box."""
+        if self.session is None:
+            return
+        self.session.set_plane(self.plane_combo.currentText())
+        plane = self.session.plane
+        assert plane is not None
+        self.plane_label.setText(f"Plane: {plane.label} ({plane.status})")
+        if self.autosave.isChecked():
+            self.save()
 
     # -- dataset -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image
 
+from napari_fada._napari.reader_hooks import layer_data
 from napari_fada.data.readers import read_any
 
 
@@ -78,21 +79,8 @@ def step_image(viewer: Any, layer: Image, delta: int) -> Image | None:
     target = int(layer.metadata.get("fada_index", 0)) + delta
     if not 0 <= target < len(collection):
         return None
-    loaded = read_any(collection[target])
-    metadata = {
-        **layer.metadata,
-        "fada_path": str(loaded.path or collection[target]),
-        "fada_pixel_spacing_mm": loaded.pixel_spacing_mm,
-        "fada_index": target,
-        "fada_is_stack": loaded.is_stack,
-        "fada_clip_id": loaded.clip_id,
-    }
-    new_layer = viewer.add_image(
-        loaded.data,
-        name=loaded.name,
-        rgb=loaded.rgb,
-        scale=loaded.pixel_spacing_mm or (1.0, 1.0),
-        metadata=metadata,
-    )
+    data, kwargs, _ = layer_data(read_any(collection[target]))
+    kwargs["metadata"].update(fada_collection=[str(p) for p in collection], fada_index=target)
+    new_layer = viewer.add_image(data, **kwargs)
     viewer.layers.remove(layer)
     return new_layer

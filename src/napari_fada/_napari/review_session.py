@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,14 @@ from napari_fada._napari.proposal_layers import (
     same_geometry,
     shape_geometry,
 )
-from napari_fada.core.proposal import MANUAL_SOURCE, Annotation, Proposal, Status, new_id
+from napari_fada.core.proposal import (
+    MANUAL_SOURCE,
+    Annotation,
+    PlaneCall,
+    Proposal,
+    Status,
+    new_id,
+)
 
 #: Statuses an annotation keeps when accepted (an edit is already a decision).
 _KEPT_ON_ACCEPT = {"edited"}
@@ -44,6 +52,7 @@ class ReviewSession:
         self.base = base
         self.default_label = default_label
         self._clock = clock
+        self.plane: PlaneCall | None = base.plane
         self._originals: dict[str, Annotation] = {a.id: a for a in base.annotations}
         shown = clock()
         self._shown_at: dict[str, float] = {a.id: shown for a in base.annotations}
@@ -83,7 +92,7 @@ class ReviewSession:
         """Everything shown, as a Proposal to save (hand-painted mask regions included)."""
         self._absorb_painted()
         self.sync()
-        return layers_to_proposal(self.layers, self.base, annotator)
+        return replace(layers_to_proposal(self.layers, self.base, annotator), plane=self.plane)
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -95,12 +104,28 @@ class ReviewSession:
         return self._decide("rejected", self._targets(ids))
 
     def accept_all(self) -> list[str]:
-        """Accept every annotation still proposed (decisions already taken stand)."""
+        """Accept every annotation and the plane call still proposed (decisions taken stand)."""
+        self._decide_plane("accepted")
         return self._decide("accepted", self.annotation_ids("proposed"))
 
     def reject_all(self) -> list[str]:
-        """Reject every annotation still proposed (decisions already taken stand)."""
+        """Reject every annotation and the plane call still proposed (decisions taken stand)."""
+        self._decide_plane("rejected")
         return self._decide("rejected", self.annotation_ids("proposed"))
+
+    def set_plane(self, label: str) -> None:
+        """Confirm the plane call (same label: accepted) or correct it (another label: edited)."""
+        plane = self.plane
+        if plane is not None and plane.label == label:
+            self.plane = replace(plane, status="edited" if plane.status == "edited" else "accepted")
+        elif plane is not None:
+            self.plane = replace(plane, label=label, score=None, status="edited")
+        else:
+            self.plane = PlaneCall(label, source=MANUAL_SOURCE, status="accepted")
+
+    def _decide_plane(self, status: Status) -> None:
+        if self.plane is not None and self.plane.status == "proposed":
+            self.plane = replace(self.plane, status=status)
 
     def set_label(self, label: str, ids: Iterable[str] | None = None) -> list[str]:
         """Relabel ``ids`` (default: the selection); a relabelled proposal becomes edited."""
