@@ -1,0 +1,313 @@
+"""The training-dataset folder the plugin saves into (layout in docs/dataset-format.md).
+
+``annotations/<image_id>.json`` is the source of truth of each image; every other file is
+derived from it. The folder is a superset of the shared data layout (manifest.csv, images/,
+masks/, labels.json), so :mod:`napari_fada.data.shared_layout` reads it as ground truth.
+
+Every file is written atomically (:mod:`napari_fada.data.atomic`). A save writes the image's
+own files first and its annotation file last, then the aggregate files; :meth:`Dataset.open`
+rewrites stale aggregates, so a crash at any point loses at most the save in progress.
+Aggregates are rendered from per-image fragments kept in memory, so a save costs about the same
+on a dataset of thousands of images as on an empty one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from napari_fada import __version__
+from napari_fada.core.proposal import ImageRecord, Proposal, now_iso
+from napari_fada.data.atomic import (
+    remove_stale_temps,
+    write_json_atomic,
+    write_png_atomic,
+    write_text_atomic,
+)
+from napari_fada.data.formats.annotation_file import encode_annotation_file, read_annotation_file
+from napari_fada.data.formats.coco import CocoFragments, coco_fragments, render_coco
+from napari_fada.data.formats.csv_text import read_csv
+from napari_fada.data.formats.fada_jsonl import jsonl_lines
+from napari_fada.data.formats.label_png import label_mask, labels_json
+from napari_fada.data.formats.manifest import manifest_row, render_manifest
+from napari_fada.data.formats.plane_csv import plane_row, render_planes
+from napari_fada.data.formats.yolo import (
+    DETECT_DIR,
+    SEGMENT_DIR,
+    data_yaml,
+    detect_labels,
+    segment_labels,
+)
+from napari_fada.errors import DatasetError
+
+FORMAT = "napari-fada-dataset"
+VERSION = 1
+
+
+def pixel_sha256(image: np.ndarray) -> str:
+    """Hash of the pixel values with their shape and type, whatever file they came from."""
+    pixels = np.ascontiguousarray(image)
+    digest = hashlib.sha256(f"{pixels.shape}:{pixels.dtype.str}:".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "image"
+
+
+def make_record(
+    image: np.ndarray,
+    source_path: str | Path | None,
+    pixel_spacing_mm: tuple[float, float] | None = None,
+    clip_id: str | None = None,
+    frame_index: int | None = None,
+) -> ImageRecord:
+    """The record of an image about to be annotated: id from the file stem (``_f00012`` for a
+    frame), sha256 of its pixels."""
+    sha = pixel_sha256(image)
+    stem = _safe_name(Path(source_path).stem) if source_path else f"image_{sha[:12]}"
+    image_id = stem if frame_index is None else f"{stem}_f{frame_index:05d}"
+    return ImageRecord(
+        image_id=image_id,
+        width=int(image.shape[1]),
+        height=int(image.shape[0]),
+        sha256=sha,
+        source_path=str(source_path) if source_path else None,
+        pixel_spacing_mm=pixel_spacing_mm,
+        clip_id=clip_id,
+        frame_index=frame_index,
+    )
+
+
+def _storable(image: np.ndarray, record: ImageRecord, proposal: Proposal) -> np.ndarray:
+    """The pixels as a PNG can hold them, or DatasetError saying why they cannot be saved."""
+    pixels = np.asarray(image)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.dtype not in (np.uint8, np.uint16) or not (
+        pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))
+    ):
+        raise DatasetError(
+            f"Cannot save image {record.image_id}: pixels of shape {pixels.shape} and type "
+            f"{pixels.dtype} are not a gray or RGB image of 8 or 16 bits. Convert it first."
+        )
+    size = (pixels.shape[1], pixels.shape[0])
+    if size != (record.width, record.height) or size != (proposal.width, proposal.height):
+        raise DatasetError(
+            f"Cannot save image {record.image_id}: its pixels are {size[0]} x {size[1]} but the "
+            f"record says {record.width} x {record.height} and the labels "
+            f"{proposal.width} x {proposal.height}. Reload the image and annotate it again."
+        )
+    return pixels
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What the aggregate files need of one saved image, rendered once at save time."""
+
+    record: ImageRecord
+    labels: frozenset[str]
+    manifest: dict[str, str]
+    plane: list[str] | None
+    coco: CocoFragments
+    jsonl: tuple[str, ...]
+
+
+def _entry(record: ImageRecord, proposal: Proposal, updated: str) -> _Entry:
+    return _Entry(
+        record=record,
+        labels=frozenset(a.label for a in proposal.annotations),
+        manifest=manifest_row(record, proposal, updated),
+        plane=plane_row(record, proposal),
+        coco=coco_fragments(record, proposal),
+        jsonl=jsonl_lines(record, proposal),
+    )
+
+
+class Dataset:
+    """A dataset folder opened for reading and saving; use :meth:`open`."""
+
+    def __init__(self, root: Path, annotator: str | None) -> None:
+        self.root = root
+        self.annotator = annotator
+        self._entries: dict[str, _Entry] = {}
+        self._by_sha: dict[str, str] = {}
+        #: Rows of manifest.csv whose annotation file could not be read: kept as they were.
+        self._unreadable_rows: dict[str, dict[str, str]] = {}
+        #: What went wrong while opening (corrupt annotation files), one message each.
+        self.problems: list[str] = []
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path, annotator: str | None = None, create: bool = True) -> Dataset:
+        """Open the dataset at ``root``, creating it in a missing or empty folder if ``create``.
+
+        Corrupt annotation files do not stop the others from loading: they are listed in
+        :attr:`problems` and left untouched on disk.
+        """
+        root = Path(root)
+        marker = root / "dataset.json"
+        if marker.is_file():
+            cls._check_marker(marker)
+        elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise DatasetError(
+                f"{root} is not a napari-fada dataset (it has no dataset.json) and is not empty: "
+                "choose an empty or new folder to save into, or an existing dataset folder."
+            )
+        elif not create:
+            raise DatasetError(f"No dataset at {root}: choose an existing dataset folder.")
+        else:
+            cls._create(root)
+        dataset = cls(root, annotator)
+        remove_stale_temps(root)
+        dataset._read_all()
+        return dataset
+
+    @staticmethod
+    def _check_marker(marker: Path) -> None:
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+            kind, version = info.get("format"), info.get("version")
+        except (OSError, ValueError, AttributeError) as error:
+            message = f"{marker} is corrupt ({error}): restore it from a backup."
+            raise DatasetError(message) from error
+        if kind != FORMAT:
+            raise DatasetError(
+                f"{marker.parent} is not a napari-fada dataset ({marker} says {kind!r})."
+            )
+        if version != VERSION:
+            raise DatasetError(
+                f"The dataset {marker.parent} has format version {version}; this napari-fada "
+                f"({__version__}) reads version {VERSION}. Use a matching napari-fada version."
+            )
+
+    @staticmethod
+    def _create(root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(root / "data.yaml", data_yaml())
+        write_json_atomic(root / "labels.json", labels_json())
+        tool = f"napari-fada {__version__}"
+        info = {"format": FORMAT, "version": VERSION, "created": now_iso(), "tool": tool}
+        write_json_atomic(root / "dataset.json", info)
+
+    def _read_all(self) -> None:
+        manifest_path = self.root / "manifest.csv"
+        rows = read_csv(manifest_path) if manifest_path.is_file() else []
+        listed = {row.get("id", ""): row for row in rows}
+        files = {p.stem: p for p in sorted((self.root / "annotations").glob("*.json"))}
+        order = [*(i for i in listed if i in files), *(i for i in files if i not in listed)]
+        for image_id in order:
+            try:
+                record, proposal, saved = read_annotation_file(files[image_id])
+            except DatasetError as error:
+                self.problems.append(str(error))
+                if image_id in listed:
+                    self._unreadable_rows[image_id] = listed[image_id]
+                continue
+            self._remember(_entry(record, proposal, saved))
+        written = manifest_path.read_text(encoding="utf-8") if manifest_path.is_file() else ""
+        if self._entries and written != self._manifest_text():
+            self._write_aggregates()
+
+    def _remember(self, entry: _Entry) -> None:
+        self._entries[entry.record.image_id] = entry
+        self._by_sha[entry.record.sha256] = entry.record.image_id
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def records(self) -> list[ImageRecord]:
+        return [e.record for e in self._entries.values()]
+
+    def find_by_sha256(self, sha256: str) -> ImageRecord | None:
+        image_id = self._by_sha.get(sha256)
+        return self._entries[image_id].record if image_id is not None else None
+
+    def load(self, image_id: str) -> tuple[ImageRecord, Proposal] | None:
+        """The saved record and proposal of ``image_id`` (fresh objects), None if never saved.
+
+        Raises DatasetError when its annotation file is corrupt.
+        """
+        path = self.root / "annotations" / f"{image_id}.json"
+        if image_id not in self._entries and not path.is_file():
+            return None
+        record, proposal, _ = read_annotation_file(path)
+        return record, proposal
+
+    def image(self, image_id: str) -> np.ndarray:
+        path = self.root / "images" / f"{image_id}.png"
+        try:
+            with Image.open(path) as handle:
+                return np.asarray(handle)
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"Cannot read the saved image {path}: {error}.") from error
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def save(self, record: ImageRecord, image: np.ndarray, proposal: Proposal) -> ImageRecord:
+        """Write everything for one image, replacing what was saved for it before.
+
+        Returns the record as saved: its sha256 filled in, and its image_id that of the same
+        pixels saved before, or made unique if another image already has that id.
+        """
+        pixels = _storable(image, record, proposal)
+        record = self._resolve(replace(record, sha256=record.sha256 or pixel_sha256(pixels)))
+        proposal = self._with_annotator(proposal)
+        saved = now_iso()
+        image_id = record.image_id
+        previous = self._entries.get(image_id)
+        if previous is None or not (self.root / "images" / f"{image_id}.png").is_file():
+            write_png_atomic(self.root / "images" / f"{image_id}.png", pixels)
+        write_png_atomic(self.root / "masks" / f"{image_id}.png", label_mask(proposal))
+        write_text_atomic(self.root / SEGMENT_DIR / f"{image_id}.txt", segment_labels(proposal))
+        write_text_atomic(self.root / DETECT_DIR / f"{image_id}.txt", detect_labels(proposal))
+        document = encode_annotation_file(record, proposal, saved)
+        write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
+        self._unreadable_rows.pop(image_id, None)
+        self._remember(_entry(record, proposal, saved))
+        self._write_aggregates()
+        return record
+
+    def _resolve(self, record: ImageRecord) -> ImageRecord:
+        """Same pixels keep their first id; a different image never takes over an id."""
+        known = self._by_sha.get(record.sha256)
+        if known is not None:
+            return replace(record, image_id=known)
+        taken = self._entries.get(record.image_id)
+        if taken is not None or record.image_id in self._unreadable_rows:
+            return replace(record, image_id=f"{record.image_id}_{record.sha256[:8]}")
+        return record
+
+    def _with_annotator(self, proposal: Proposal) -> Proposal:
+        """Reviewed annotations without an annotator get the dataset's (a copy; input untouched)."""
+        if self.annotator is None:
+            return proposal
+        annotations = [
+            replace(a, annotator=self.annotator)
+            if a.annotator is None and a.status != "proposed"
+            else a
+            for a in proposal.annotations
+        ]
+        return replace(proposal, annotations=annotations)
+
+    def _manifest_text(self) -> str:
+        rows = [e.manifest for e in self._entries.values()]
+        return render_manifest([*rows, *self._unreadable_rows.values()])
+
+    def _write_aggregates(self) -> None:
+        entries = list(self._entries.values())
+        labels = set().union(*(e.labels for e in entries))
+        write_json_atomic(self.root / "labels.json", labels_json(labels))
+        write_text_atomic(self.root / "coco.json", render_coco([e.coco for e in entries], labels))
+        planes = render_planes(e.plane for e in entries if e.plane)
+        write_text_atomic(self.root / "planes.csv", planes)
+        samples = "".join(line for e in entries for line in e.jsonl)
+        write_text_atomic(self.root / "fada_finetune.jsonl", samples)
+        write_text_atomic(self.root / "manifest.csv", self._manifest_text())

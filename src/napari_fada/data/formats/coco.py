@@ -1,0 +1,137 @@
+"""COCO instances JSON: kept annotations as positives, rejected ones under their own key.
+
+Each image's entries are serialized once, when the image is saved (:func:`coco_fragments`), and
+:func:`render_coco` only numbers and joins them: rewriting ``coco.json`` after every save stays
+cheap on a dataset of thousands of images. Numeric ids follow the dataset's image order and are
+reassigned on every write; the stable identities are ``fada_image_id`` and the provenance's
+``annotation_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from napari_fada.core.fada_format import annotation_box
+from napari_fada.core.geometry import box_area, polygon_area
+from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
+from napari_fada.core.vocabulary import structure_id
+from napari_fada.data.formats.label_png import dataset_labels
+from napari_fada.data.formats.provenance import provenance
+
+REJECTED_KEY = "rejected_annotations"
+_DECIMALS = 3
+
+
+@dataclass(frozen=True)
+class CocoFragments:
+    """One image's COCO entries as JSON objects without their numeric ids."""
+
+    image: str
+    annotations: tuple[str, ...]
+    rejected: tuple[str, ...]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _r(value: float) -> float:
+    return round(float(value), _DECIMALS)
+
+
+def image_entry(record: ImageRecord, proposal: Proposal) -> dict[str, Any]:
+    plane = proposal.plane
+    return {
+        "file_name": f"images/{record.image_id}.png",
+        "width": record.width,
+        "height": record.height,
+        "fada_image_id": record.image_id,
+        "sha256": record.sha256,
+        "plane": plane.label if plane else None,
+        "plane_score": plane.score if plane else None,
+        "plane_source": plane.source if plane else None,
+        "plane_status": plane.status if plane else None,
+        "pixel_spacing_mm": list(record.pixel_spacing_mm) if record.pixel_spacing_mm else None,
+        "source_path": record.source_path,
+        "clip_id": record.clip_id,
+        "frame_index": record.frame_index,
+        "split": record.split,
+    }
+
+
+def annotation_entry(
+    annotation: Annotation, record: ImageRecord, proposal: Proposal
+) -> dict[str, Any] | None:
+    """An instance: bbox (x, y, w, h), polygon segmentation (empty for a box), keypoints if any."""
+    box = annotation_box(annotation)
+    if box is None:
+        return None
+    polygon = annotation.polygon if annotation.polygon and len(annotation.polygon) >= 3 else None
+    entry: dict[str, Any] = {
+        "category_id": structure_id(annotation.label),
+        "bbox": [_r(box[0]), _r(box[1]), _r(box[2] - box[0]), _r(box[3] - box[1])],
+        "segmentation": [[_r(v) for point in polygon for v in point]] if polygon else [],
+        "area": _r(polygon_area(polygon) if polygon else box_area(box)),
+        "iscrowd": 0,
+        "score": annotation.score,
+    }
+    if annotation.keypoints:
+        entry["keypoints"] = [_r(v) for point in annotation.keypoints for v in point]
+        entry["num_keypoints"] = sum(1 for _, _, v in annotation.keypoints if v > 0)
+    entry["provenance"] = provenance(annotation, record, proposal)
+    return entry
+
+
+def _fragments_of(
+    annotations: Iterable[Annotation], record: ImageRecord, proposal: Proposal
+) -> tuple[str, ...]:
+    entries = (annotation_entry(a, record, proposal) for a in annotations)
+    return tuple(_dumps(e) for e in entries if e is not None)
+
+
+def coco_fragments(record: ImageRecord, proposal: Proposal) -> CocoFragments:
+    rejected = [a for a in proposal.annotations if a.status == "rejected"]
+    return CocoFragments(
+        image=_dumps(image_entry(record, proposal)),
+        annotations=_fragments_of(proposal.kept(), record, proposal),
+        rejected=_fragments_of(rejected, record, proposal),
+    )
+
+
+def categories(labels: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Every FADA structure (id = structure_id), plus other labels in use."""
+    return [
+        {"id": structure_id(name), "name": name, "supercategory": "fetal_ultrasound"}
+        for name in dataset_labels(labels)
+    ]
+
+
+def _with_ids(fragment: str, ids: str) -> str:
+    return "{" + ids + "," + fragment[1:]
+
+
+def render_coco(images: Sequence[CocoFragments], labels: Iterable[str] = ()) -> str:
+    """The whole ``coco.json`` text; images numbered 1.. in order, annotations likewise."""
+    image_parts: list[str] = []
+    positive: list[str] = []
+    negative: list[str] = []
+    for image_id, fragments in enumerate(images, start=1):
+        image_parts.append(_with_ids(fragments.image, f'"id":{image_id}'))
+        for target, items in ((positive, fragments.annotations), (negative, fragments.rejected)):
+            for item in items:
+                target.append(_with_ids(item, f'"id":{len(target) + 1},"image_id":{image_id}'))
+    info = _dumps({"description": "napari-fada dataset", "format_version": 1})
+    return (
+        f'{{"info":{info},\n"images":[\n'
+        + ",\n".join(image_parts)
+        + '],\n"annotations":[\n'
+        + ",\n".join(positive)
+        + f'],\n"{REJECTED_KEY}":[\n'
+        + ",\n".join(negative)
+        + '],\n"categories":'
+        + _dumps(categories(labels))
+        + "}\n"
+    )
