@@ -14,6 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage
 from napari_fada._napari.reader_hooks import get_reader
 from napari_fada.data.lazy_stack import LazyFrameStack
 from napari_fada.errors import ImageReadError
+from tests.data.test_readers_video import frame_level, write_clip
 
 REPO = Path(__file__).resolve().parents[2]
 CINE = REPO / "sample_data" / "synthetic_cine_sweep.dcm"
@@ -116,3 +117,15 @@ def test_viewer_opens_dicom_and_cine_with_their_scale(make_napari_viewer, tmp_pa
     assert cine.data.shape == (24, 300, 400) and cine.data.decoded < 24
     viewer.dims.set_current_step(0, 13)
     assert cine.data.decoded < 24
+
+
+@pytest.mark.qt
+def test_viewer_steps_through_a_video_lazily(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(write_clip(tmp_path / "sweep.mp4")), plugin="napari-fada")
+    assert layer.metadata["fada_clip_id"] == "sweep" and layer.data.ndim == 3
+    for index in (30, 2):
+        viewer.dims.set_current_step(0, index)
+        shown = layer.get_value((index, 35, 50), world=True)  # off the bar: the frame's level
+        assert abs(int(shown) - frame_level(index)) <= 3
+    assert layer.data.cached_frames <= 16
