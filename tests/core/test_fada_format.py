@@ -127,3 +127,10 @@ def test_schemas_are_valid_json_schema() -> None:
         jsonschema.Draft202012Validator.check_schema(ff.answer_schema(phase))
     with pytest.raises(FadaError, match="map"):
         ff.answer_schema("map")
+
+
+def test_boxes_without_area_are_not_detections_but_keypoints_still_segment() -> None:
+    bar = Annotation("ScaleBarKpoints", keypoints=[(10.0, 50.0, 2.0), (30.0, 50.0, 2.0)])
+    assert json.loads(ff.detect_answer([bar], 100, 100)) == []
+    items = json.loads(ff.segment_answer([bar], 100, 100))
+    assert items[0]["keypoints"] == [[100, 500, 2], [300, 500, 2]]

@@ -135,3 +135,26 @@ def test_interpretation_with_extra_key_is_compliant_and_reported() -> None:
     answer = parse_answer(json.dumps(value), "interpret", 1, 1, SOURCE)
     assert answer.compliant and answer.interpretation == value
     assert any(i.startswith("extra_keys") for i in answer.issues)
+
+
+def test_zero_area_box_falls_back_to_the_item_geometry() -> None:
+    bar_points = [[100, 500, 2], [300, 500, 2]]
+    triangle = [[0, 0], [50, 0], [0, 40]]
+    text = json.dumps(
+        [
+            {"bbox_2d": [100, 500, 300, 500], "label": "ScaleBarKpoints", "keypoints": bar_points},
+            {"bbox_2d": [10, 10, 10, 10], "label": "stomach", "mask": triangle},
+        ]
+    )
+    answer = parse_answer(text, "segment", 1000, 1000, SOURCE)
+    bar, stomach = answer.annotations
+    assert bar.box is None and bar.keypoints == [(100.0, 500.0, 2.0), (300.0, 500.0, 2.0)]
+    assert stomach.box == (0.0, 0.0, 50.0, 40.0)
+    assert sum(i.startswith("zero_area") for i in answer.issues) == 2
+    assert any(i.startswith("box_from_mask") for i in answer.issues)
+
+
+def test_label_under_another_key_is_read() -> None:
+    text = '[{"bbox_2d": [1, 2, 30, 40], "structure": "liver"}]'
+    (liver,) = parse_answer(text, "detect", 1000, 1000, SOURCE).annotations
+    assert liver.label == "liver"

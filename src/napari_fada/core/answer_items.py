@@ -26,7 +26,7 @@ from napari_fada.core.json_repair import JsonValue
 from napari_fada.core.proposal import Annotation, Box, Keypoint, Point
 from napari_fada.core.vocabulary import STRUCTURES, canonical_structure
 
-LABEL_KEYS = ("label", "name", "class", "category")
+LABEL_KEYS = ("label", "name", "class", "category", "structure")
 BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box")
 POLYGON_KEYS = ("mask", "polygon")
 GEOMETRY_KEYS = frozenset((*BOX_KEYS, *POLYGON_KEYS, "keypoints"))
@@ -168,14 +168,12 @@ class _ItemReader:
                 self.issues.append(f"bad_box: dropped {label!r}: box {_short(box_value)} unusable")
                 return None
             box = self._checked_box(label, numbers, flags)
-            if box is None:
-                return None
         polygon = self._polygon(label, item, flags)
         keypoints = self._keypoints(label, item, flags)
         if box is None:
             box = self._derived_box(label, polygon, keypoints)
             if box is None and keypoints is None:
-                self.issues.append(f"no_box: dropped {label!r}: it has no box, polygon or points")
+                self.issues.append(f"no_box: dropped {label!r}: no usable box, polygon or points")
                 return None
         return Annotation(
             label=label,
@@ -202,7 +200,7 @@ class _ItemReader:
             self.issues.append(f"flipped_box: {label!r} box corners were swapped; reordered")
         x0, y0, x1, y1 = self._clamp(label, box, flags)
         if box_area((x0, y0, x1, y1)) <= 0:
-            self.issues.append(f"zero_area: dropped {label!r}: its box {numbers} has no area")
+            self.issues.append(f"zero_area: the box {numbers} of {label!r} has no area")
             return None
         return (x0, y0, x1, y1)
 
@@ -261,7 +259,7 @@ class _ItemReader:
         if box_area(box) <= 0:
             return None
         source = "mask" if polygon else "keypoints"
-        self.issues.append(f"box_from_{source}: {label!r} had no box; derived from its {source}")
+        self.issues.append(f"box_from_{source}: {label!r} had no usable box; derived from its {source}")
         return box
 
     def _px(self, x: float, y: float) -> Point:

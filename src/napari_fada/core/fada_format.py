@@ -70,6 +70,11 @@ def _detect_item(annotation: Annotation, width: int, height: int) -> dict[str, A
     return {"bbox_2d": _norm_box(box, width, height), "label": annotation.label}
 
 
+def _has_area(item: dict[str, Any]) -> bool:
+    x0, y0, x1, y1 = item["bbox_2d"]
+    return x1 > x0 and y1 > y0
+
+
 def _segment_item(annotation: Annotation, width: int, height: int) -> dict[str, Any] | None:
     item = _detect_item(annotation, width, height)
     if item is None:
@@ -93,10 +98,14 @@ def classify_answer(plane_label: str) -> str:
 
 
 def detect_answer(annotations: Iterable[Annotation], width: int, height: int) -> str:
-    """A DETECT answer: every annotation with a box (given or derived from its geometry)."""
+    """A DETECT answer: every annotation with a box (given or derived from its geometry).
+
+    Boxes without area at 0..1000 resolution (such as the box around two keypoints on one
+    line) are not detections and are left out.
+    """
     _check_size(width, height)
     items = [_detect_item(a, width, height) for a in annotations]
-    return _dumps([i for i in items if i is not None])
+    return _dumps([i for i in items if i is not None and _has_area(i)])
 
 
 def segment_answer(annotations: Iterable[Annotation], width: int, height: int) -> str:
