@@ -4,7 +4,7 @@ Opening a clip demuxes its packets once (no decoding) to learn every frame's tim
 ``i`` is found by its exact presentation time even with variable frame rates, B-frames or a
 stream that does not start at zero. Reading frame ``i`` seeks to the keyframe before it and
 decodes forward; reading ``i + 1`` right after continues the same decoder without seeking.
-Clips whose first frame has no colour are read as gray (the luma plane).
+Clips whose first and last frames have no colour are read as gray (the luma plane).
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ class VideoFrames:
         if not self.pts:
             raise read_error(path, "it contains no video frames")
         self.format = "rgb24"
-        first = self.read(0)
-        self.gray = bool(np.abs(np.diff(first.astype(np.int16), axis=-1)).max() <= _GRAY_TOLERANCE)
-        if self.gray:
+        ends = (self.read(0), self.read(len(self.pts) - 1))  # also fails early on a damaged file
+        if all(np.abs(np.diff(f.astype(np.int16), axis=-1)).max() <= _GRAY_TOLERANCE for f in ends):
             self.format = "gray"
             self._next_index = None
 
@@ -110,10 +109,9 @@ def _frame_interval_ms(stream: av.video.stream.VideoStream) -> float | None:
 
 
 def read_video(path: Path) -> LoadedImage:
-    """A lazy stack over the clip's frames; the first and last are decoded now to catch damage."""
+    """A lazy stack over the clip's frames (the first and last are decoded now)."""
     frames = VideoFrames(path)
     first = frames.read(0)
-    frames.read(len(frames) - 1)
     stack = LazyFrameStack(len(frames), first.shape, first.dtype, frames.read)
     return LoadedImage(
         data=stack,
