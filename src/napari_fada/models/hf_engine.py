@@ -1,0 +1,252 @@
+"""FADA (or any Qwen-VL fine-tune) through transformers, from a local checkpoint folder.
+
+The image reuse works on the KV cache: :meth:`HFEngine.encode_image` runs the vision tower and
+prefills the chat up to and including the image once; :meth:`HFEngine.generate` continues each
+phase from a deep copy of that cache (hybrid models such as Qwen3.5 keep recurrent state that
+cannot be cropped back, a copy works for every cache). Qwen-VL places text after an image at
+M-RoPE positions shifted by ``rope_deltas``; the prefill computes them and each phase restores
+them, so a continued generation equals a full one token for token.
+
+Importing this module imports torch and transformers; the registry imports it only when a user
+picks the transformers backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from napari_fada.models import hf_checkpoint
+from napari_fada.models.hf_generation import JsonSchemaLogits, TextStream, TokenTexts
+from napari_fada.models.vlm_engine import (
+    Generation,
+    GenerationSettings,
+    ImageContext,
+    TokenCallback,
+    VisionLanguageEngine,
+)
+
+_PROMPT_MARK = "\x00fada-prompt\x00"
+_CHATML_PREFIX = "<|im_start|>user\n<|vision_start|>{image}<|vision_end|>"
+_CHATML_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
+
+
+@dataclass
+class _Prefix:
+    """What :meth:`HFEngine.generate` continues from (``ImageContext.state``)."""
+
+    input_ids: torch.Tensor
+    cache: Any
+    rope_deltas: torch.Tensor | None
+    vision_inputs: dict[str, torch.Tensor]
+
+
+def _pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _pick_dtype(dtype: Any, device: str) -> torch.dtype:
+    if dtype is not None:
+        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _chat_parts(tokenizer: Any, image_token: str) -> tuple[str, str]:
+    """(text up to and including the image, text after the prompt) of one user turn.
+
+    From the checkpoint's chat template when it has one, else ChatML as FADA was trained.
+    """
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": _PROMPT_MARK}]}
+    ]
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception:  # no template, or one that does not take this message shape
+        text = ""
+    prefix, mark, suffix = text.partition(_PROMPT_MARK)
+    if not mark or prefix.count(image_token) != 1:
+        return _CHATML_PREFIX.format(image=image_token), _CHATML_SUFFIX
+    return prefix, suffix
+
+
+class HFEngine(VisionLanguageEngine):
+    """A Qwen-VL checkpoint folder run by transformers on CPU or CUDA.
+
+    ``reuse_image`` False re-encodes and re-prefills the image in every phase (a baseline for
+    benchmarks and tests); ``stop_at_eos`` False generates exactly ``max_new_tokens`` tokens.
+    """
+
+    def __init__(
+        self,
+        checkpoint: Path,
+        device: str = "auto",
+        dtype: Any = None,
+        n_threads: int | None = None,
+        reuse_image: bool = True,
+    ) -> None:
+        hf_checkpoint.go_offline()
+        self.checkpoint = Path(checkpoint)
+        self._config = hf_checkpoint.read_config(self.checkpoint)
+        if n_threads:
+            torch.set_num_threads(n_threads)
+        self.device = _pick_device(device)
+        self.tokenizer, self.image_processor = hf_checkpoint.load_preprocessing(self.checkpoint)
+        self.model = hf_checkpoint.load_model(
+            self.checkpoint, self.device, _pick_dtype(dtype, self.device)
+        )
+        self.info = hf_checkpoint.checkpoint_info(self.checkpoint)
+        self.reuse_image = reuse_image
+        self.stop_at_eos = True
+        self._image_token_id = int(self._config["image_token_id"])
+        self._image_token = self.tokenizer.convert_ids_to_tokens(self._image_token_id)
+        self._prefix_text, self._suffix_text = _chat_parts(self.tokenizer, self._image_token)
+        self._eos_ids = self._end_tokens()
+        self._token_texts: TokenTexts | None = None
+
+    def _end_tokens(self) -> list[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = [ids] if isinstance(ids, int) else list(ids or [])
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+            ids.append(im_end)
+        if self.tokenizer.eos_token_id is not None:
+            ids.append(self.tokenizer.eos_token_id)
+        return sorted(set(ids))
+
+    def _tokens(self, text: str) -> torch.Tensor:
+        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        return ids.to(self.device)
+
+    def _vision_inputs(self, image: np.ndarray) -> dict[str, torch.Tensor]:
+        rgb = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
+        pixels = self.image_processor(images=[rgb], return_tensors="pt")
+        return {
+            "pixel_values": pixels["pixel_values"].to(self.device, self.model.dtype),
+            "image_grid_thw": pixels["image_grid_thw"].to(self.device),
+        }
+
+    def encode_image(self, image: np.ndarray) -> ImageContext:
+        start = time.perf_counter()
+        vision = self._vision_inputs(image)
+        merge = int(self.image_processor.merge_size)
+        image_tokens = int(vision["image_grid_thw"].prod()) // merge**2
+        input_ids = self._tokens(
+            self._prefix_text.replace(self._image_token, self._image_token * image_tokens)
+        )
+        cache, rope_deltas = None, None
+        if self.reuse_image:
+            cache, rope_deltas = self._prefill(input_ids, vision)
+        state = _Prefix(input_ids, cache, rope_deltas, vision)
+        height, width = np.asarray(image).shape[:2]
+        return ImageContext(width, height, image_tokens, time.perf_counter() - start, state)
+
+    def _with_vision(
+        self, input_ids: torch.Tensor, vision: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Model inputs holding the image; transformers 5 also wants each token's modality."""
+        inputs = {"input_ids": input_ids, **vision}
+        if "mm_token_type_ids" in inspect.signature(self.model.model.get_rope_index).parameters:
+            inputs["mm_token_type_ids"] = (input_ids == self._image_token_id).to(torch.int32)
+        return inputs
+
+    def _prefill(self, input_ids: torch.Tensor, vision: dict[str, torch.Tensor]) -> tuple[Any, Any]:
+        self.model.model.rope_deltas = None
+        with torch.inference_mode(), self._out_of_memory_as_error():
+            output = self.model(
+                **self._with_vision(input_ids, vision), use_cache=True, logits_to_keep=1
+            )
+        return output.past_key_values, self.model.model.rope_deltas
+
+    @contextlib.contextmanager
+    def _out_of_memory_as_error(self) -> Iterator[None]:
+        """An out-of-memory failure during a forward pass becomes a ModelLoadError."""
+        try:
+            yield
+        except Exception as exc:
+            if hf_checkpoint.is_out_of_memory(exc):
+                raise hf_checkpoint.out_of_memory_error(self.checkpoint, self.device) from exc
+            raise
+
+    def _phase_inputs(self, prefix: _Prefix, prompt: str) -> dict[str, Any]:
+        suffix = self._tokens(prompt + self._suffix_text)
+        input_ids = torch.cat([prefix.input_ids, suffix], dim=1)
+        if not self.reuse_image:
+            self.model.model.rope_deltas = None
+            return self._with_vision(input_ids, prefix.vision_inputs)
+        self.model.model.rope_deltas = prefix.rope_deltas
+        return {"input_ids": input_ids, "past_key_values": copy.deepcopy(prefix.cache)}
+
+    def _sampling(self, settings: GenerationSettings, prompt_length: int) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "eos_token_id": self._eos_ids,
+            "pad_token_id": self.tokenizer.pad_token_id or self._eos_ids[0],
+        }
+        if settings.temperature > 0:
+            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+        else:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if not self.stop_at_eos:
+            options["min_new_tokens"] = settings.max_new_tokens
+        if settings.json_schema is not None:
+            options["logits_processor"] = [self._json_logits(settings, prompt_length)]
+        return options
+
+    def _json_logits(self, settings: GenerationSettings, prompt_length: int) -> JsonSchemaLogits:
+        if self._token_texts is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            self._token_texts = TokenTexts(self.tokenizer, vocab)
+        assert settings.json_schema is not None
+        return JsonSchemaLogits(
+            settings.json_schema, self._token_texts, prompt_length, self._eos_ids
+        )
+
+    def generate(
+        self,
+        context: ImageContext,
+        prompt: str,
+        settings: GenerationSettings,
+        on_text: TokenCallback | None = None,
+    ) -> Generation:
+        start = time.perf_counter()
+        inputs = self._phase_inputs(context.state, prompt)
+        prompt_length = int(inputs["input_ids"].shape[1])
+        stream = TextStream(self.tokenizer, prompt_length, on_text)
+        torch.manual_seed(settings.seed)
+        with torch.inference_mode(), self._out_of_memory_as_error():
+            output = self.model.generate(
+                **inputs,
+                attention_mask=torch.ones_like(inputs["input_ids"]),
+                stopping_criteria=[stream],
+                **self._sampling(settings, prompt_length),
+            )
+        end = time.perf_counter()
+        new_tokens = output[0, prompt_length:]
+        first = stream.first_token_at or end
+        return Generation(
+            text=self.tokenizer.decode(new_tokens, skip_special_tokens=True),
+            prompt_tokens=prompt_length,
+            generated_tokens=int(new_tokens.shape[0]),
+            prefill_s=first - start,
+            decode_s=end - first,
+            stopped_by_callback=stream.stopped,
+        )
+
+    def close(self) -> None:
+        self.model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
