@@ -75,10 +75,6 @@ class JsonValue:
     repairs: list[str] = field(default_factory=list)
     cut_off: set[int] = field(default_factory=set)
 
-    @property
-    def truncated(self) -> bool:
-        return id(self.value) in self.cut_off
-
     def is_cut_off(self, item: object) -> bool:
         return id(item) in self.cut_off
 
