@@ -1,0 +1,116 @@
+"""Run a model over images from the command line and save its proposals for review.
+
+``napari-fada propose IMAGE... --out DATASET`` writes every proposal with status "proposed" into a
+dataset folder, which the napari widget then opens for accepting, editing and rejecting. A file
+that cannot be read is reported and skipped; the others are still proposed and saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from napari_fada.errors import FadaError
+from napari_fada.models.base import Backend, ProposeRequest
+from napari_fada.models.registry import DEFAULT_BACKEND, available_backends, load_backend
+
+
+@dataclass
+class Frame:
+    """One image to propose on, with where it came from."""
+
+    image: np.ndarray
+    source_path: Path | None
+    pixel_spacing_mm: tuple[float, float] | None
+    clip_id: str | None = None
+    frame_index: int | None = None
+
+
+def iter_frames(path: Path) -> Iterator[Frame]:
+    """Every image in ``path``: the image of a file, each frame of a clip, each file of a folder."""
+    from napari_fada.data.readers import read_any
+
+    loaded = read_any(path)
+    if loaded.collection:
+        for member in loaded.collection:
+            yield from iter_frames(member)
+    elif loaded.is_stack:
+        clip_id = loaded.clip_id or loaded.name
+        for index in range(len(loaded.data)):
+            yield Frame(
+                np.asarray(loaded.data[index]),
+                loaded.path,
+                loaded.pixel_spacing_mm,
+                clip_id=clip_id,
+                frame_index=index,
+            )
+    else:
+        yield Frame(np.asarray(loaded.data), loaded.path, loaded.pixel_spacing_mm)
+
+
+def backend_settings(args: argparse.Namespace) -> dict[str, object]:
+    return {"weights": args.model} if args.model is not None else {}
+
+
+def propose_into(
+    backend: Backend,
+    inputs: list[Path],
+    out: Path,
+    structures: tuple[str, ...] | None = None,
+    annotator: str | None = None,
+) -> tuple[int, list[str]]:
+    """Propose on every image of ``inputs`` and save into dataset ``out``.
+
+    Returns the number of images saved and one message per input that failed.
+    """
+    from napari_fada.data.dataset import Dataset, make_record
+
+    dataset = Dataset.open(out, annotator=annotator)
+    saved, failures = 0, []
+    for path in inputs:
+        try:
+            for frame in iter_frames(path):
+                request = ProposeRequest(
+                    structures=structures, pixel_spacing_mm=frame.pixel_spacing_mm
+                )
+                proposal = backend.propose(frame.image, request)
+                record = make_record(
+                    frame.image,
+                    frame.source_path,
+                    pixel_spacing_mm=frame.pixel_spacing_mm,
+                    clip_id=frame.clip_id,
+                    frame_index=frame.frame_index,
+                )
+                dataset.save(record, frame.image, proposal)
+                saved += 1
+        except FadaError as exc:
+            failures.append(f"{path}: {exc}")
+    return saved, failures
+
+
+def add_propose_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs", nargs="+", type=Path, help="images, DICOM or video files, folders"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="dataset folder to write into")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=available_backends())
+    parser.add_argument("--model", type=Path, help="model weights file (default: the shipped one)")
+    parser.add_argument(
+        "--structures", nargs="+", help="structures to ask for (default: the model's routing)"
+    )
+    parser.add_argument("--annotator", help="name recorded in the provenance")
+
+
+def run_propose(args: argparse.Namespace) -> int:
+    backend = load_backend(args.backend, **backend_settings(args))
+    structures = tuple(args.structures) if args.structures else None
+    saved, failures = propose_into(backend, args.inputs, args.out, structures, args.annotator)
+    for message in failures:
+        print(f"skipped {message}", file=sys.stderr)
+    print(f"saved proposals for {saved} image(s) into {args.out}")
+    return 1 if failures else 0
