@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import threading
 from pathlib import Path
 
@@ -12,11 +13,14 @@ from PIL import Image as PILImage
 from qtpy.QtCore import Qt
 
 from napari_fada._napari.annotator_widget import AnnotatorWidget
+from napari_fada.core.geometry import polygon_to_mask
 from napari_fada.core.proposal import MANUAL_SOURCE, Annotation
+from napari_fada.core.vocabulary import STRUCTURES, structure_id
 from napari_fada.errors import ModelLoadError
 from tests.scripted_backend import ScriptedBackend
 
-SAMPLES = ("hc18_010_HC", "psfhs_03744", "brain_Patient00644_Plane3_1_of_3")
+HEAD = "hc18_010_HC"
+SAMPLES = (HEAD, "psfhs_03744", "brain_Patient00644_Plane3_1_of_3")
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
@@ -234,3 +238,92 @@ def test_next_image_walks_a_folder_collection(make_widget, qtbot, samples_dir) -
     widget.previous_image()
     assert widget.image.source_path == paths[0]
     assert {a.status for a in by_label(widget).values()} == {"accepted"}
+
+
+def yolo_rows(path: Path) -> list[tuple[int, list[float]]]:
+    rows = [line.split() for line in path.read_text().splitlines()]
+    return [(int(row[0]), [float(v) for v in row[1:]]) for row in rows]
+
+
+def test_saved_files_hold_exactly_the_reviewed_answer(make_widget, qtbot, samples_dir, tmp_path):
+    """HC18 head 800 x 540: head accepted (Shift+Y), CSP rejected (Shift+N), LV and the plane
+    accepted (Ctrl+Shift+Y); every export holds exactly the scripted answer's kept items."""
+    widget = make_widget()
+    image = widget.viewer.open(samples_dir / "images" / f"{HEAD}.png", plugin="napari-fada")[0]
+    propose(widget, qtbot)
+    press(widget, qtbot, Qt.Key.Key_Y, SHIFT)
+    press(widget, qtbot, Qt.Key.Key_N, SHIFT)
+    press(widget, qtbot, Qt.Key.Key_Y, CTRL_SHIFT)
+    head, csp, lv = widget.session.base.annotations
+    root = tmp_path / "dataset"
+
+    assert np.array_equal(np.asarray(PILImage.open(root / "images" / f"{HEAD}.png")), image.data)
+    mask = np.zeros((540, 800), np.uint8)
+    mask[polygon_to_mask(head.polygon, 800, 540)] = structure_id("head")
+    mask[polygon_to_mask(lv.polygon, 800, 540)] = structure_id("LV")
+    assert np.array_equal(np.asarray(PILImage.open(root / "masks" / f"{HEAD}.png")), mask)
+
+    assert yolo_rows(root / "labels" / f"{HEAD}.txt") == [
+        (structure_id("head") - 1, [0.5, 0.15, 0.8, 0.5, 0.5, 0.85, 0.2, 0.5]),
+        (structure_id("LV") - 1, [0.3, 0.3, 0.42, 0.3, 0.42, 0.38, 0.3, 0.38]),
+    ]
+    assert yolo_rows(root / "labels-detect" / f"{HEAD}.txt") == [
+        (structure_id("head") - 1, [0.5, 0.5, 0.6, 0.7]),
+        (structure_id("LV") - 1, [0.36, 0.34, 0.12, 0.08]),
+    ]
+
+    coco = json.loads((root / "coco.json").read_text())
+    assert [(c["id"], c["name"]) for c in coco["categories"]] == [
+        (structure_id(name), name) for name in STRUCTURES
+    ]
+    (entry,) = coco["images"]
+    assert (entry["fada_image_id"], entry["plane"], entry["plane_status"]) == (
+        HEAD,
+        "BPD_PLANE",
+        "accepted",
+    )
+    kept = [
+        (a["category_id"], a["bbox"], a["segmentation"], a["iscrowd"], a["score"])
+        for a in coco["annotations"]
+    ]
+    assert kept == [
+        (27, [160.0, 81.0, 480.0, 378.0], [[400.0, 81.0, 640.0, 270.0, 400.0, 459.0, 160.0, 270.0]],
+         0, 0.93),
+        (11, [240.0, 162.0, 96.0, 43.2], [[240.0, 162.0, 336.0, 162.0, 336.0, 205.2, 240.0, 205.2]],
+         0, 0.42),
+    ]  # fmt: skip
+    provenance = [a["provenance"] for a in coco["annotations"] + coco["rejected_annotations"]]
+    assert [(p["annotation_id"], p["status"], p["source"], p["annotator"]) for p in provenance] == [
+        (head.id, "accepted", "scripted-1", "ana"),
+        (lv.id, "accepted", "scripted-1", "ana"),
+        (csp.id, "rejected", "scripted-1", "ana"),
+    ]
+    assert {p["weights_sha256"] for p in provenance} == {"0" * 64}
+    assert all(p["time_spent_s"] >= 0 and p["edited"] for p in provenance)
+
+    samples = [json.loads(line) for line in (root / "fada_finetune.jsonl").read_text().splitlines()]
+    answers = {s["task"]: json.loads(s["messages"][1]["content"]) for s in samples}
+    assert answers == {
+        "classify": {"label": "BPD_PLANE"},
+        "detect": [
+            {"bbox_2d": [200, 150, 800, 850], "label": "head"},
+            {"bbox_2d": [300, 300, 420, 380], "label": "LV"},
+        ],
+        "segment": [
+            {"bbox_2d": [200, 150, 800, 850], "label": "head",
+             "mask": [[500, 150], [800, 500], [500, 850], [200, 500]]},
+            {"bbox_2d": [300, 300, 420, 380], "label": "LV",
+             "mask": [[300, 300], [420, 300], [420, 380], [300, 380]]},
+        ],
+    }  # fmt: skip
+    assert {s["messages"][0]["content"][0]["image"] for s in samples} == {f"images/{HEAD}.png"}
+
+    with (root / "planes.csv").open() as handle:
+        assert list(csv.DictReader(handle)) == [
+            {"image_id": HEAD, "plane_label": "BPD_PLANE", "score": "0.88",
+             "source": "scripted-1", "status": "accepted"}
+        ]  # fmt: skip
+    saved = json.loads((root / "annotations" / f"{HEAD}.json").read_text())
+    statuses = {a["id"]: a["status"] for a in saved["proposal"]["annotations"]}
+    assert statuses == {head.id: "accepted", csp.id: "rejected", lv.id: "accepted"}
+    assert saved["record"]["sha256"] == widget.record.sha256

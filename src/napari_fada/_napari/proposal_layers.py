@@ -22,18 +22,18 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
 from napari_fada.core.geometry import polygon_area, polygon_box, polygon_to_mask
-from napari_fada.core.proposal import MANUAL_SOURCE, Annotation, Box, Point, Proposal, now_iso
+from napari_fada.core.proposal import MANUAL_SOURCE, Annotation, Box, Point, Proposal
 from napari_fada.core.vocabulary import STRUCTURES, structure_color, structure_id
 
 SHAPE_COLUMNS = (
     "annotation_id", "parent_id", "label", "score", "source", "status", "kind", "caption",
-    "time_spent_s",
+    "time_spent_s", "edited_at",
 )  # fmt: skip
 ELLIPSE_VERTICES = 64
 #: Vertices read back within this distance (pixels) of the original count as unmoved: napari
 #: stores vertices as float32.
 GEOMETRY_TOLERANCE_PX = 0.01
-POINT_COLUMNS = ("annotation_id", "label", "status", "visibility", "source")
+POINT_COLUMNS = ("annotation_id", "label", "status", "visibility", "source", "edited_at")
 
 #: Edge alpha and width per status: proposals thin and see-through, kept ones solid.
 _STATUS_STYLE: dict[str, tuple[float, float]] = {
@@ -100,6 +100,7 @@ def _shape_feature(annotation: Annotation, kind: str) -> dict[str, Any]:
         "kind": kind,
         "caption": caption(annotation.label, annotation.score, annotation.source),
         "time_spent_s": float(annotation.time_spent_s),
+        "edited_at": annotation.edited or "",
     }
 
 
@@ -143,6 +144,7 @@ def add_proposal_layers(
                     "status": annotation.status,
                     "visibility": float(visibility),
                     "source": annotation.source,
+                    "edited_at": annotation.edited or "",
                 }
             )
     shapes = viewer.add_shapes(
@@ -319,11 +321,10 @@ def _read_annotation(
         "source": str(row["source"]),
         "score": None if score is None or pd.isna(score) else float(score),
         "time_spent_s": float(row.get("time_spent_s", 0.0) or 0.0),
+        "edited": str(row.get("edited_at", "") or "") or None,
     }
     if origin is None:
         return Annotation(annotator=annotator, **fields)
-    changed = origin.status != fields["status"] or origin.id != annotation_id
-    if changed:
+    if origin.status != fields["status"] or origin.id != annotation_id:
         fields["annotator"] = annotator or origin.annotator
-        fields["edited"] = now_iso()
     return replace(origin, **fields)

@@ -32,6 +32,7 @@ from napari_fada.core.proposal import (
     Proposal,
     Status,
     new_id,
+    now_iso,
 )
 
 #: Statuses an annotation keeps when accepted (an edit is already a decision).
@@ -150,7 +151,9 @@ class ReviewSession:
         return ids
 
     def _update(self, ids: list[str], **values: Any) -> None:
-        """Set feature ``values`` on every shape and point of the annotations ``ids``."""
+        """Set feature ``values`` on every shape and point of the annotations ``ids``, stamping
+        the time of the change."""
+        values = {**values, "edited_at": now_iso()}
         for layer in (self.layers.shapes, self.layers.points):
             features = layer.features.copy()
             rows = features["annotation_id"].isin(ids)
@@ -201,13 +204,15 @@ class ReviewSession:
             kind, _ = shape_geometry(shapes.shape_type[index], shapes.data[index])
             annotation_id = new_id()
             self._shown_at[annotation_id] = self._clock()
-            features.loc[index, list(_MANUAL_ROW)] = list(_MANUAL_ROW.values())
-            features.loc[index, ["annotation_id", "label", "kind", "caption"]] = [
-                annotation_id,
-                self.default_label,
-                kind,
-                caption(self.default_label, None, MANUAL_SOURCE),
-            ]
+            row = {
+                **_MANUAL_ROW,
+                "annotation_id": annotation_id,
+                "label": self.default_label,
+                "kind": kind,
+                "caption": caption(self.default_label, None, MANUAL_SOURCE),
+                "edited_at": now_iso(),
+            }
+            features.loc[index, list(row)] = list(row.values())
         shapes.features = features
 
     def sync(self) -> None:
