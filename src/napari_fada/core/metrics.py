@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napari_fada.core.geometry import NORM, box_iou, polygon_box, polygon_to_mask, px_to_norm
+from napari_fada.core.geometry import NORM, box_iou, polygon_box, px_to_norm
+from napari_fada.core.polygon_fill import fill_polygon
 from napari_fada.core.proposal import Annotation, Box
 
 CANVAS = int(NORM)
@@ -36,7 +37,7 @@ def rasterize(annotations: Iterable[Annotation], label: str, width: int, height:
     for annotation in annotations:
         if annotation.label == label and annotation.polygon and len(annotation.polygon) >= 3:
             points = [px_to_norm(x, y, width, height) for x, y in annotation.polygon]
-            canvas |= polygon_to_mask(points, CANVAS, CANVAS)
+            canvas |= fill_polygon(points, CANVAS, CANVAS)
     return canvas
 
 

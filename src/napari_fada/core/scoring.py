@@ -1,0 +1,200 @@
+"""Score proposals against references, image by image, and gather the figures into a report.
+
+Any backend's proposals are scored against any dataset by the same code: a dataset is reduced to
+:class:`Reference` items (true annotations, plane labels, reference HC) before scoring.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from napari_fada.core.biometry import head_biometry
+from napari_fada.core.metrics import (
+    detection_ap50,
+    mean,
+    mean_absolute_error,
+    plane_confusion,
+    scored,
+    segmentation_scores,
+)
+from napari_fada.core.polygon_fill import fill_polygon
+from napari_fada.core.proposal import Annotation, Proposal
+from napari_fada.errors import DatasetError
+
+#: The structure whose fitted ellipse gives the head circumference (HC18's skull ellipse).
+HC_STRUCTURE = "head"
+
+
+@dataclass
+class Reference:
+    """The ground truth of one image.
+
+    ``plane`` is the true plane (a row of the confusion matrix); a predicted plane label is right
+    when it equals ``plane`` or one of ``plane_aliases`` (FADA's class label for that plane).
+    """
+
+    image_id: str
+    width: int
+    height: int
+    annotations: list[Annotation]
+    plane: str | None = None
+    plane_aliases: tuple[str, ...] = ()
+    hc_mm: float | None = None
+    pixel_spacing_mm: tuple[float, float] | None = None
+
+    def plane_matches(self, label: str | None) -> bool:
+        accepted = {p.strip().casefold() for p in (self.plane, *self.plane_aliases) if p}
+        return label is not None and label.strip().casefold() in accepted
+
+
+@dataclass
+class ImageResult:
+    """One image's scores, kept for failure inspection."""
+
+    image_id: str
+    dice: dict[str, float]
+    iou: dict[str, float]
+    plane_true: str | None
+    plane_predicted: str | None
+    plane_correct: bool | None
+    hc_reference_mm: float | None
+    hc_predicted_mm: float | None
+
+
+@dataclass
+class EvaluationReport:
+    """Aggregated figures plus the per-image results they were computed from."""
+
+    n_images: int
+    dice: dict[str, float]
+    iou: dict[str, float]
+    mean_dice: float | None
+    ap50: dict[str, float]
+    map50: float | None
+    plane_accuracy: float | None
+    plane_confusion: dict[str, dict[str, int]]
+    hc_mae_mm: float | None
+    per_image: list[ImageResult] = field(default_factory=list)
+    model_id: str | None = None
+    n_skipped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def format_table(self) -> str:
+        """The figures as a plain-text table for a terminal."""
+        model = f", model {self.model_id}" if self.model_id else ""
+        lines = [f"{self.n_images} images scored{model}"]
+        if self.n_skipped:
+            lines.append(f"{self.n_skipped} references without a prediction were not scored")
+        lines.append(f"{'structure':<18}{'Dice':>8}{'IoU':>8}{'AP@0.50':>9}{'images':>8}")
+        for label in sorted({*self.dice, *self.ap50}):
+            counted = sum(1 for r in self.per_image if label in r.dice)
+            lines.append(
+                f"{label:<18}{_cell(self.dice.get(label))}{_cell(self.iou.get(label))}"
+                f"{_cell(self.ap50.get(label), 9)}{counted:>8}"
+            )
+        lines.append(f"{'mean':<18}{_cell(self.mean_dice)}{'':>8}{_cell(self.map50, 9)}")
+        with_reference = [r for r in self.per_image if r.hc_reference_mm is not None]
+        measured = sum(1 for r in with_reference if r.hc_predicted_mm is not None)
+        lines.append(f"plane accuracy  {_cell(self.plane_accuracy)}")
+        for truth, row in self.plane_confusion.items():
+            answers = ", ".join(f"{label} {count}" for label, count in row.items())
+            lines.append(f"  {truth}: {answers}")
+        mae = "n/a" if self.hc_mae_mm is None else f"{self.hc_mae_mm:.2f} mm"
+        lines.append(
+            f"HC MAE {mae} over {measured} of {len(with_reference)} images with a reference HC"
+        )
+        return "\n".join(lines)
+
+
+def _cell(value: float | None, width: int = 8) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.4f}"
+
+
+def predicted_hc_mm(prediction: Sequence[Annotation], reference: Reference) -> float | None:
+    """HC of the ellipse fitted to the predicted head polygons, in mm."""
+    polygons = [a.polygon for a in prediction if a.label == HC_STRUCTURE and a.polygon]
+    if not polygons or reference.pixel_spacing_mm is None:
+        return None
+    mask = np.zeros((reference.height, reference.width), dtype=bool)
+    for polygon in polygons:
+        mask |= fill_polygon(polygon, reference.width, reference.height)
+    biometry = head_biometry(mask, reference.pixel_spacing_mm)
+    return None if biometry is None else biometry["hc_mm"]
+
+
+def score_image(prediction: Proposal, reference: Reference) -> ImageResult:
+    if (prediction.width, prediction.height) != (reference.width, reference.height):
+        raise DatasetError(
+            f"The proposal for {reference.image_id} is for a {prediction.width}x"
+            f"{prediction.height} image but the dataset's image is {reference.width}x"
+            f"{reference.height}: score proposals made on the dataset's own images."
+        )
+    predicted = scored(prediction.annotations)
+    segmentation = segmentation_scores(
+        predicted, scored(reference.annotations), reference.width, reference.height
+    )
+    plane = prediction.plane.label if prediction.plane else None
+    has_truth = reference.plane is not None or bool(reference.plane_aliases)
+    return ImageResult(
+        image_id=reference.image_id,
+        dice={label: scores[0] for label, scores in segmentation.items()},
+        iou={label: scores[1] for label, scores in segmentation.items()},
+        plane_true=reference.plane or (reference.plane_aliases or (None,))[0],
+        plane_predicted=plane,
+        plane_correct=reference.plane_matches(plane) if has_truth else None,
+        hc_reference_mm=reference.hc_mm,
+        hc_predicted_mm=predicted_hc_mm(predicted, reference) if reference.hc_mm else None,
+    )
+
+
+def _per_structure(results: Sequence[ImageResult], key: str) -> dict[str, float]:
+    values: dict[str, list[float]] = {}
+    for result in results:
+        for label, value in getattr(result, key).items():
+            values.setdefault(label, []).append(value)
+    return {label: float(np.mean(v)) for label, v in sorted(values.items())}
+
+
+def build_report(
+    pairs: Iterable[tuple[Proposal, Reference]], model_id: str | None = None, n_skipped: int = 0
+) -> EvaluationReport:
+    """Score each (prediction, reference) pair and aggregate: per-structure means over the images
+    where a structure was scored, mean Dice over structures, mAP over true classes."""
+    results: list[ImageResult] = []
+    detections: list[tuple[list[Annotation], list[Annotation]]] = []
+    for prediction, reference in pairs:
+        results.append(score_image(prediction, reference))
+        detections.append((scored(prediction.annotations), scored(reference.annotations)))
+    dice = _per_structure(results, "dice")
+    ap50 = detection_ap50(detections)
+    planes = [r for r in results if r.plane_correct is not None]
+    return EvaluationReport(
+        n_images=len(results),
+        dice=dice,
+        iou=_per_structure(results, "iou"),
+        mean_dice=mean(dice.values()),
+        ap50=ap50,
+        map50=mean(ap50.values()),
+        plane_accuracy=mean(float(bool(r.plane_correct)) for r in planes),
+        plane_confusion=plane_confusion(
+            (r.plane_true or "", r.plane_predicted) for r in planes
+        ),
+        hc_mae_mm=mean_absolute_error(
+            (r.hc_predicted_mm, r.hc_reference_mm)
+            for r in results
+            if r.hc_reference_mm is not None
+        ),
+        per_image=results,
+        model_id=model_id,
+        n_skipped=n_skipped,
+    )
