@@ -160,6 +160,8 @@ class _ItemReader:
             self.issues.append(
                 f"label_outside_vocabulary: {label!r} is not one of FADA's 36 structures; kept"
             )
+        elif label != raw_label:
+            self.issues.append(f"renamed: label {raw_label!r} read as {label!r}")
         box_value = next((item[k] for k in BOX_KEYS if k in item), None)
         box: Box | None = None
         if box_value is not None:
@@ -259,7 +261,9 @@ class _ItemReader:
         if box_area(box) <= 0:
             return None
         source = "mask" if polygon else "keypoints"
-        self.issues.append(f"box_from_{source}: {label!r} had no usable box; derived from its {source}")
+        self.issues.append(
+            f"box_from_{source}: {label!r} had no usable box; used the extent of its {source}"
+        )
         return box
 
     def _px(self, x: float, y: float) -> Point:
