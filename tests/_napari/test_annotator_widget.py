@@ -43,6 +43,13 @@ def open_sample(viewer, samples_dir: Path, image_id: str, **metadata):
     )
 
 
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Widget settings go to a temporary folder, never the user's."""
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
 @pytest.fixture
 def make_widget(make_napari_viewer, scripted_backend, tmp_path: Path):
     """A viewer with the widget docked, the scripted backend and a dataset under tmp_path."""
@@ -159,7 +166,8 @@ def test_cancel_stops_the_worker_and_adds_nothing(make_widget, qtbot, samples_di
     layer_count = len(widget.viewer.layers)
     widget.propose()
     assert backend.started.wait(5)
-    assert widget.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: widget.progress.value() == 10, timeout=5_000)
+    assert widget.status.text() == "thinking" and widget.cancel_button.isEnabled()
     qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: widget.job is None, timeout=5_000)
     assert widget.session is None and len(widget.viewer.layers) == layer_count
@@ -327,3 +335,24 @@ def test_saved_files_hold_exactly_the_reviewed_answer(make_widget, qtbot, sample
     statuses = {a["id"]: a["status"] for a in saved["proposal"]["annotations"]}
     assert statuses == {head.id: "accepted", csp.id: "rejected", lv.id: "accepted"}
     assert saved["record"]["sha256"] == widget.record.sha256
+
+
+def test_settings_bring_back_the_dataset_and_annotator(make_widget, samples_dir) -> None:
+    first = make_widget()
+    first.annotator_edit.setText("bo")
+    first.annotator_edit.editingFinished.emit()
+    second = AnnotatorWidget(first.viewer)
+    assert second.dataset is not None and second.dataset.root == first.dataset.root
+    assert second.annotator == "bo"
+
+
+def test_an_unloadable_model_is_reported_without_proposing(make_widget, qtbot, samples_dir):
+    widget = make_widget()
+    widget.backend = None
+    widget.model_combo.addItem("no-such-backend")
+    widget.model_combo.setCurrentText("no-such-backend")
+    open_sample(widget.viewer, samples_dir, "psfhs_03744")
+    widget.propose()
+    qtbot.waitUntil(lambda: widget.loader is None, timeout=5_000)
+    assert "unknown model backend 'no-such-backend'" in widget.status.text()
+    assert widget.job is None and widget.session is None

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from napari.layers import Image
-from napari.utils.notifications import show_error, show_info
+from napari.qt.threading import FunctionWorker
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,7 +33,7 @@ from qtpy.QtWidgets import (
 
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.proposal_layers import add_proposal_layers
-from napari_fada._napari.propose_worker import ProposeJob, start_propose
+from napari_fada._napari.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada._napari.review_keys import bind_review_keys
 from napari_fada._napari.review_session import ReviewSession
 from napari_fada._napari.structure_picker import StructurePicker
@@ -41,7 +42,8 @@ from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES, route
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.errors import Cancelled, FadaError
 from napari_fada.models.base import Backend, ProposeRequest
-from napari_fada.models.registry import available_backends, load_backend
+from napari_fada.models.registry import available_backends
+from napari_fada.settings import Settings
 
 
 def _button(text: str, slot: Callable[[], Any]) -> QPushButton:
@@ -62,8 +64,12 @@ class AnnotatorWidget(QWidget):
         self.image: CurrentImage | None = None
         self.record: ImageRecord | None = None
         self.job: ProposeJob | None = None
+        self.loader: FunctionWorker | None = None
+        self.settings = Settings.load()
         self._build()
         bind_review_keys(napari_viewer, self)
+        if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
+            self.open_dataset(self.settings.dataset_dir)
         napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
         napari_viewer.dims.events.current_step.connect(self._on_step)
 
@@ -72,6 +78,7 @@ class AnnotatorWidget(QWidget):
     def _build(self) -> None:
         self.model_combo = QComboBox()
         self.model_combo.addItems(available_backends())
+        self.model_combo.setCurrentText(self.settings.backend)
         self.structures = StructurePicker()
         self.propose_button = _button("Propose", self.propose)
         self.cancel_button = _button("Cancel", self.cancel)
@@ -98,7 +105,8 @@ class AnnotatorWidget(QWidget):
         self.dataset_edit.editingFinished.connect(
             lambda: self.open_dataset(self.dataset_edit.text())
         )
-        self.annotator_edit = QLineEdit()
+        self.annotator_edit = QLineEdit(self.settings.annotator or "")
+        self.annotator_edit.editingFinished.connect(self._remember_settings)
         self.autosave = QCheckBox("Save after each decision")
         self.autosave.setChecked(True)
 
@@ -157,10 +165,28 @@ class AnnotatorWidget(QWidget):
         self.backend = backend
         self.status.setText(f"Model ready: {backend.model_id}")
 
-    def load_selected_backend(self) -> None:
-        backend = self._guarded(lambda: load_backend(self.model_combo.currentText()))
-        if backend is not None:
+    def load_selected_backend(self, then: Callable[[], Any] | None = None) -> None:
+        """Load the chosen model in a thread, then run ``then`` (e.g. the pending Propose)."""
+        if self.loader is not None:
+            return
+        name = self.model_combo.currentText()
+        weights = self.settings.weights if name == self.settings.backend else None
+        self.status.setText(f"Loading model {name}...")
+
+        def loaded(backend: Backend) -> None:
+            self.loader = None
             self.set_backend(backend)
+            self.settings.backend = name
+            self._remember_settings()
+            if then is not None:
+                then()
+
+        def failed(error: BaseException) -> None:
+            self.loader = None
+            self.report_error(error)
+
+        settings = {"weights": Path(weights)} if weights else {}
+        self.loader = start_load(name, settings, loaded, failed)
 
     # -- proposing ---------------------------------------------------------------------------
 
@@ -175,12 +201,12 @@ class AnnotatorWidget(QWidget):
     def propose(self) -> None:
         if self.job is not None:
             return
-        if self.backend is None:
-            self.load_selected_backend()
         layer = self.image_layer()
-        if self.backend is None or layer is None:
-            if layer is None:
-                self.status.setText("Open an image first.")
+        if layer is None:
+            self.status.setText("Open an image first.")
+            return
+        if self.backend is None:
+            self.load_selected_backend(then=self.propose)
             return
         if self.image is None or self.image.layer is not layer:
             self.show_image(layer)
@@ -370,6 +396,10 @@ class AnnotatorWidget(QWidget):
             return
         self.dataset = dataset
         self.dataset_edit.setText(str(folder))
+        self._remember_settings()
+        if dataset.problems:
+            self.issues.setPlainText("\n".join(dataset.problems))
+            show_warning(f"{len(dataset.problems)} saved image(s) could not be read; see Issues")
         layer = self.image_layer()
         if layer is not None and self.session is None:
             self._guarded(lambda: self.show_image(layer))
@@ -390,6 +420,12 @@ class AnnotatorWidget(QWidget):
             return False
         self.status.setText(f"Saved {self.record.image_id}")
         return True
+
+    def _remember_settings(self) -> None:
+        """Keep the model, dataset folder and annotator for the next napari session."""
+        self.settings.dataset_dir = str(self.dataset.root) if self.dataset else None
+        self.settings.annotator = self.annotator
+        self.settings.save()
 
     # -- navigation --------------------------------------------------------------------------
 

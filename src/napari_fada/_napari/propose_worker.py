@@ -1,4 +1,4 @@
-"""Running a backend off the GUI thread, with progress and cancellation.
+"""Loading and running a backend off the GUI thread, with progress and cancellation.
 
 The backend's progress callback runs in the worker thread; it emits a Qt signal, which Qt
 delivers to the GUI thread, so the progress bar is only ever touched there.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from napari.qt.threading import FunctionWorker, create_worker
@@ -15,6 +16,7 @@ from qtpy.QtCore import QObject, Signal
 
 from napari_fada.core.proposal import Proposal
 from napari_fada.models.base import Backend, CancelToken, ProposeRequest
+from napari_fada.models.registry import load_backend
 
 
 class ProgressRelay(QObject):
@@ -59,3 +61,17 @@ def start_propose(
     worker.errored.connect(on_error)
     worker.start()
     return ProposeJob(worker, token, relay)
+
+
+def start_load(
+    name: str,
+    settings: dict[str, Any],
+    on_done: Callable[[Backend], None],
+    on_error: Callable[[BaseException], None],
+) -> FunctionWorker:
+    """Load backend ``name`` in a thread (weights take seconds to read); callbacks in the GUI."""
+    worker = create_worker(load_backend, name, _start_thread=False, _ignore_errors=True, **settings)
+    worker.returned.connect(on_done)
+    worker.errored.connect(on_error)
+    worker.start()
+    return worker
