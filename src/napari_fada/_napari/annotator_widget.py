@@ -16,29 +16,16 @@ from typing import Any
 from napari.layers import Image
 from napari.qt.threading import FunctionWorker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QLabel,
-    QLineEdit,
-    QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QFileDialog
 
+from napari_fada._napari.annotator_panel import AnnotatorPanel
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.proposal_layers import add_proposal_layers
 from napari_fada._napari.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada._napari.review_keys import bind_review_keys
 from napari_fada._napari.review_session import ReviewSession
-from napari_fada._napari.structure_picker import StructurePicker
 from napari_fada.core.proposal import ImageRecord, Proposal
-from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES, route
+from napari_fada.core.vocabulary import route
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.errors import Cancelled, FadaError
 from napari_fada.models.base import Backend, ProposeRequest
@@ -46,17 +33,20 @@ from napari_fada.models.registry import available_backends
 from napari_fada.settings import Settings
 
 
-def _button(text: str, slot: Callable[[], Any]) -> QPushButton:
-    button = QPushButton(text)
-    button.clicked.connect(lambda: slot())
-    return button
+def _ignoring_args(slot: Callable[[], Any]) -> Callable[..., None]:
+    """A Qt slot for ``clicked(bool)`` that calls ``slot()``."""
+
+    def call(*_: Any) -> None:
+        slot()
+
+    return call
 
 
-class AnnotatorWidget(QWidget):
+class AnnotatorWidget(AnnotatorPanel):
     """Dock widget: model, structures, propose/cancel, review, dataset and navigation."""
 
     def __init__(self, napari_viewer: Any) -> None:
-        super().__init__()
+        super().__init__(available_backends())
         self.viewer = napari_viewer
         self.backend: Backend | None = None
         self.dataset: Dataset | None = None
@@ -66,84 +56,35 @@ class AnnotatorWidget(QWidget):
         self.job: ProposeJob | None = None
         self.loader: FunctionWorker | None = None
         self.settings = Settings.load()
-        self._build()
+        self.model_combo.setCurrentText(self.settings.backend)
+        self.annotator_edit.setText(self.settings.annotator or "")
+        self._connect()
         bind_review_keys(napari_viewer, self)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
         napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
         napari_viewer.dims.events.current_step.connect(self._on_step)
 
-    # -- layout ------------------------------------------------------------------------------
-
-    def _build(self) -> None:
-        self.model_combo = QComboBox()
-        self.model_combo.addItems(available_backends())
-        self.model_combo.setCurrentText(self.settings.backend)
-        self.structures = StructurePicker()
-        self.propose_button = _button("Propose", self.propose)
-        self.cancel_button = _button("Cancel", self.cancel)
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.status = QLabel("Open an image, then press Propose.")
-        self.status.setWordWrap(True)
-        self.plane_label = QLabel("Plane: -")
-        self.plane_combo = QComboBox()
-        self.plane_combo.addItems(PLANE_LABELS)
-        self.interpretation = QPlainTextEdit()
-        self.interpretation.setMaximumHeight(120)
-        self.issues = QPlainTextEdit()
-        self.issues.setMaximumHeight(70)
-        for box in (self.interpretation, self.issues):
-            box.setReadOnly(True)
-        self.label_combo = QComboBox()
-        self.label_combo.addItems(STRUCTURES)
-        self.label_combo.setCurrentText("head")
-        self.label_combo.currentTextChanged.connect(self._on_default_label)
-        self.dataset_edit = QLineEdit()
-        self.dataset_edit.setPlaceholderText("dataset folder")
-        self.dataset_edit.editingFinished.connect(
-            lambda: self.open_dataset(self.dataset_edit.text())
-        )
-        self.annotator_edit = QLineEdit(self.settings.annotator or "")
-        self.annotator_edit.editingFinished.connect(self._remember_settings)
-        self.autosave = QCheckBox("Save after each decision")
-        self.autosave.setChecked(True)
-
-        review = QGridLayout()
-        for index, (text, slot) in enumerate(
-            (
-                ("Accept", self.accept),
-                ("Reject", self.reject),
-                ("Accept all", self.accept_all),
-                ("Reject all", self.reject_all),
-                ("Apply label", self.apply_label),
-                ("Save", self.save),
-                ("Previous", self.previous_image),
-                ("Next", self.next_image),
-            )
+    def _connect(self) -> None:
+        for button, slot in (
+            (self.load_button, self.load_selected_backend),
+            (self.set_plane_button, self.set_plane),
+            (self.choose_button, self.choose_dataset),
+            (self.propose_button, self.propose),
+            (self.cancel_button, self.cancel),
+            (self.accept_button, self.accept),
+            (self.reject_button, self.reject),
+            (self.accept_all_button, self.accept_all),
+            (self.reject_all_button, self.reject_all),
+            (self.apply_label_button, self.apply_label),
+            (self.save_button, self.save),
+            (self.previous_button, self.previous_image),
+            (self.next_button, self.next_image),
         ):
-            review.addWidget(_button(text, slot), index // 2, index % 2)
-        form = QFormLayout()
-        form.addRow("Model", self.model_combo)
-        form.addRow("", _button("Load model", self.load_selected_backend))
-        form.addRow("Plane class", self.plane_combo)
-        form.addRow("", _button("Set plane", self.set_plane))
-        form.addRow("Label", self.label_combo)
-        form.addRow("Dataset", self.dataset_edit)
-        form.addRow("", _button("Choose folder...", self.choose_dataset))
-        form.addRow("Annotator", self.annotator_edit)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.structures)
-        for widget in (self.propose_button, self.cancel_button, self.progress, self.status):
-            layout.addWidget(widget)
-        layout.addWidget(self.plane_label)
-        layout.addWidget(self.interpretation)
-        layout.addLayout(review)
-        layout.addWidget(self.autosave)
-        layout.addWidget(QLabel("Issues"))
-        layout.addWidget(self.issues)
+            button.clicked.connect(_ignoring_args(slot))
+        self.label_combo.currentTextChanged.connect(self._on_default_label)
+        self.dataset_edit.editingFinished.connect(self._on_dataset_edited)
+        self.annotator_edit.editingFinished.connect(self._remember_settings)
 
     # -- feedback ----------------------------------------------------------------------------
 
