@@ -22,6 +22,9 @@ from napari_fada.data.formats.manifest import HC_KEY
 from napari_fada.errors import DatasetError
 
 GROUND_TRUTH = "ground-truth"
+#: Outline simplification that still rasterizes back to the exact mask: traced outlines pass at
+#: least 1/(2*sqrt(2)) ~ 0.354 px from every pixel centre, so moving them by less flips none.
+EXACT_TOLERANCE = 0.3
 _REQUIRED = ("id", "image", "mask")
 
 
@@ -131,9 +134,10 @@ def reference_record(sample: ReferenceSample, sha256: str = "") -> ImageRecord:
 def reference_proposal(sample: ReferenceSample) -> Proposal:
     """The label mask as accepted annotations: one per connected component, polygon and box.
 
-    Polygons trace pixel edges without simplification, so rasterizing them gives the mask back
-    exactly (holes aside). The plane class becomes an accepted plane call, the plane text the
-    interpretation's ``imaging_plane``, the head circumference ``biometry["hc_mm"]``.
+    Polygons trace pixel edges, simplified only by :data:`EXACT_TOLERANCE`, so rasterizing them
+    gives the mask back exactly (holes aside). The plane class becomes an accepted plane call,
+    the plane text the interpretation's ``imaging_plane``, the head circumference
+    ``biometry["hc_mm"]``.
     """
     mask = sample.mask
     height, width = mask.shape[:2]
@@ -144,7 +148,7 @@ def reference_proposal(sample: ReferenceSample) -> Proposal:
                 f"{sample.mask_path} has label value {value}, which labels.json does not name: "
                 "add it to labels.json."
             )
-        for polygon in mask_to_polygons(mask == value, tolerance=0.0, min_area=0.0):
+        for polygon in mask_to_polygons(mask == value, tolerance=EXACT_TOLERANCE, min_area=0.0):
             annotations.append(
                 Annotation(
                     label=sample.structures[value],

@@ -10,7 +10,7 @@ reassigned on every write; the stable identities are ``fada_image_id`` and the p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,25 +113,18 @@ def _with_ids(fragment: str, ids: str) -> str:
     return "{" + ids + "," + fragment[1:]
 
 
-def render_coco(images: Sequence[CocoFragments], labels: Iterable[str] = ()) -> str:
-    """The whole ``coco.json`` text; images numbered 1.. in order, annotations likewise."""
-    image_parts: list[str] = []
-    positive: list[str] = []
-    negative: list[str] = []
-    for image_id, fragments in enumerate(images, start=1):
-        image_parts.append(_with_ids(fragments.image, f'"id":{image_id}'))
-        for target, items in ((positive, fragments.annotations), (negative, fragments.rejected)):
-            for item in items:
-                target.append(_with_ids(item, f'"id":{len(target) + 1},"image_id":{image_id}'))
+def render_coco(images: Sequence[CocoFragments], labels: Iterable[str] = ()) -> Iterator[str]:
+    """The text of ``coco.json`` in chunks; images numbered 1.. in order, annotations likewise."""
     info = _dumps({"description": "napari-fada dataset", "format_version": 1})
-    return (
-        f'{{"info":{info},\n"images":[\n'
-        + ",\n".join(image_parts)
-        + '],\n"annotations":[\n'
-        + ",\n".join(positive)
-        + f'],\n"{REJECTED_KEY}":[\n'
-        + ",\n".join(negative)
-        + '],\n"categories":'
-        + _dumps(categories(labels))
-        + "}\n"
-    )
+    yield f'{{"info":{info},\n"images":['
+    for image_id, fragments in enumerate(images, start=1):
+        yield ("\n" if image_id == 1 else ",\n") + _with_ids(fragments.image, f'"id":{image_id}')
+    for key, kind in (("annotations", "annotations"), (REJECTED_KEY, "rejected")):
+        yield f'],\n"{key}":['
+        number = 0
+        for image_id, fragments in enumerate(images, start=1):
+            for item in getattr(fragments, kind):
+                number += 1
+                ids = f'"id":{number},"image_id":{image_id}'
+                yield ("\n" if number == 1 else ",\n") + _with_ids(item, ids)
+    yield '],\n"categories":' + _dumps(categories(labels)) + "}\n"

@@ -9,12 +9,19 @@ A task gets a sample only when a person's review says what its answer is:
 - segment: as detect, over labels whose kept instances all have a polygon or keypoints (a
   label with a kept box-only instance would be answered incompletely, so it is left out);
 - interpret: the interpretation has FADA's eight keys.
+
+Segment polygons are simplified to about one unit of the answer's 0..1000 grid
+(:data:`SEGMENT_TOLERANCE`): a pixel-exact outline of a thousand vertices would not fit in the
+model's answer length, and the grid cannot hold the detail anyway.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from napari_fada.core.fada_format import (
     classify_answer,
@@ -30,6 +37,9 @@ from napari_fada.core.prompts import (
 )
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
 from napari_fada.core.vocabulary import INTERPRETATION_KEYS, structure_id
+
+#: Largest distance (in 0..1000 units, along the finer axis) a simplified vertex may move.
+SEGMENT_TOLERANCE = 1.0
 
 
 def _labels(annotations: list[Annotation]) -> list[str]:
@@ -52,6 +62,20 @@ def _segmentable(annotation: Annotation) -> bool:
     return bool((annotation.polygon and len(annotation.polygon) >= 3) or annotation.keypoints)
 
 
+def simplified(annotation: Annotation, width: int, height: int) -> Annotation:
+    """The annotation with its polygon simplified to :data:`SEGMENT_TOLERANCE`."""
+    from skimage.measure import approximate_polygon
+
+    if not annotation.polygon or len(annotation.polygon) < 4:
+        return annotation
+    closed = np.asarray([*annotation.polygon, annotation.polygon[0]], dtype=float)
+    tolerance = SEGMENT_TOLERANCE * min(width, height) / 1000.0
+    points = approximate_polygon(closed, tolerance)[:-1]
+    if len(points) < 3:
+        return annotation
+    return replace(annotation, polygon=[(float(x), float(y)) for x, y in points])
+
+
 def finetune_samples(record: ImageRecord, proposal: Proposal) -> list[dict[str, Any]]:
     """The image's samples in task order: classify, detect, segment, interpret."""
     w, h = proposal.width, proposal.height
@@ -67,7 +91,8 @@ def finetune_samples(record: ImageRecord, proposal: Proposal) -> list[dict[str, 
         incomplete = {a.label for a in kept if not _segmentable(a)}
         labels = [label for label in labels if label not in incomplete]
         if labels:
-            answer = segment_answer([a for a in kept if a.label in labels], w, h)
+            chosen = [simplified(a, w, h) for a in kept if a.label in labels]
+            answer = segment_answer(chosen, w, h)
             samples.append(_sample(record, "segment", segment_prompt(labels), answer))
     interpretation = proposal.interpretation
     if interpretation is not None and set(interpretation) == set(INTERPRETATION_KEYS):
