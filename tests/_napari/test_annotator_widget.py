@@ -356,3 +356,31 @@ def test_an_unloadable_model_is_reported_without_proposing(make_widget, qtbot, s
     qtbot.waitUntil(lambda: widget.loader is None, timeout=5_000)
     assert "unknown model backend 'no-such-backend'" in widget.status.text()
     assert widget.job is None and widget.session is None
+
+
+def test_same_pixels_from_another_file_reload_their_labels(
+    make_widget, qtbot, samples_dir, tmp_path
+) -> None:
+    widget = make_widget()
+    open_sample(widget.viewer, samples_dir, "psfhs_03745")
+    propose(widget, qtbot)
+    widget.accept_all()
+    copy = tmp_path / "renamed.png"
+    copy.write_bytes((samples_dir / "images" / "psfhs_03745.png").read_bytes())
+    again = make_widget()
+    again.viewer.open(copy, plugin="napari-fada")
+    assert again.record.image_id == "psfhs_03745"
+    assert {a.status for a in by_label(again).values()} == {"accepted"}
+
+
+def test_a_folder_that_is_not_a_dataset_is_refused_clearly(make_widget, tmp_path) -> None:
+    widget = make_widget()
+    before = widget.dataset
+    foreign = tmp_path / "holiday-photos"
+    foreign.mkdir()
+    (foreign / "beach.txt").write_text("sand")
+    widget.dataset_edit.setText(str(foreign))
+    widget.dataset_edit.editingFinished.emit()
+    assert widget.dataset is before
+    assert "holiday-photos is not a napari-fada dataset" in widget.status.text()
+    assert (foreign / "beach.txt").read_text() == "sand" and len(list(foreign.iterdir())) == 1

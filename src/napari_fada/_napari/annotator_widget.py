@@ -150,8 +150,9 @@ class AnnotatorWidget(AnnotatorPanel):
             self.load_selected_backend(then=self.propose)
             return
         if self.image is None or self.image.layer is not layer:
-            self.show_image(layer)
-        assert self.image is not None
+            self._guarded(lambda: self.show_image(layer))
+        if self.image is None:
+            return
         request = ProposeRequest(
             structures=self.structures.structures(),
             pixel_spacing_mm=self.image.pixel_spacing_mm,
@@ -352,10 +353,9 @@ class AnnotatorWidget(AnnotatorPanel):
         if self.dataset is None:
             self.status.setText("Choose a dataset folder to save into.")
             return False
+        proposal = self.session.to_proposal(self.annotator)
         try:
-            self.dataset.save(
-                self.record, self.image.pixels, self.session.to_proposal(self.annotator)
-            )
+            self.record = self.dataset.save(self.record, self.image.pixels, proposal)
         except FadaError as error:
             self.report_error(error)
             return False
