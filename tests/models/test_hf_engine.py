@@ -25,7 +25,7 @@ from napari_fada.models.vlm_engine import GenerationSettings
 from tests.models.tiny_hf_model import build_tiny_checkpoint
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fetal-us-samples"
-ARCHITECTURES = ("qwen2_5_vl", "qwen3_vl")
+ARCHITECTURES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5")
 GREEDY = GenerationSettings(max_new_tokens=40, temperature=0.0)
 
 

@@ -9,7 +9,9 @@ and vision special tokens; the models are a few thousand parameters, so they run
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from napari_fada.core.prompts import task_prompt
 from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES
@@ -48,7 +50,7 @@ def _corpus() -> list[str]:
     return prompts + answers + ['0123456789 ,:[]{}"\n']
 
 
-def _tokenizer() -> object:
+def _tokenizer() -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -70,8 +72,8 @@ def _tokenizer() -> object:
     )
 
 
-def _token_ids(tokenizer: object) -> dict[str, int]:
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}  # type: ignore[attr-defined]
+def _token_ids(tokenizer: Any) -> dict[str, int]:
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     return {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
@@ -82,68 +84,78 @@ def _token_ids(tokenizer: object) -> dict[str, int]:
     }
 
 
-def _text_config(ids: dict[str, int], head_dim: int) -> dict[str, object]:
-    return {
-        "vocab_size": VOCAB_SIZE,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": head_dim,
-        "max_position_embeddings": 4096,
-        "eos_token_id": ids["eos_token_id"],
-        "pad_token_id": ids["pad_token_id"],
-        "bos_token_id": None,
-    }
+_TINY_TEXT: dict[str, Any] = {
+    "vocab_size": VOCAB_SIZE,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "max_position_embeddings": 4096,
+    "bos_token_id": None,
+    "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3]},
+}
+_TINY_VISION: dict[str, Any] = {
+    "depth": 2,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_heads": 2,
+    "out_hidden_size": 64,
+}
 
 
-def _qwen2_5_vl(ids: dict[str, int]) -> tuple[object, object, int]:
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+@dataclass(frozen=True)
+class Architecture:
+    """A Qwen-VL family: its classes and what its tiny version changes from the defaults."""
 
-    text = _text_config(ids, head_dim=16)
-    text["rope_parameters"] = {"rope_type": "default", "mrope_section": [2, 3, 3]}
-    vision = {
-        "depth": 2,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_heads": 2,
-        "out_hidden_size": 64,
-        "patch_size": 14,
-        "window_size": 56,
-        "fullatt_block_indexes": [1],
-    }
-    config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
-    return config, Qwen2_5_VLForConditionalGeneration, 14
+    config_class: str
+    model_class: str
+    patch_size: int
+    text: dict[str, Any]
+    vision: dict[str, Any]
 
 
-def _qwen3_vl(ids: dict[str, int]) -> tuple[object, object, int]:
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+ARCHITECTURES: dict[str, Architecture] = {
+    "qwen2_5_vl": Architecture(
+        "Qwen2_5_VLConfig",
+        "Qwen2_5_VLForConditionalGeneration",
+        14,
+        {},
+        {"patch_size": 14, "window_size": 56, "fullatt_block_indexes": [1]},
+    ),
+    "qwen3_vl": Architecture(
+        "Qwen3VLConfig",
+        "Qwen3VLForConditionalGeneration",
+        16,
+        {"rope_parameters": {**_TINY_TEXT["rope_parameters"], "mrope_interleaved": True}},
+        {"patch_size": 16, "num_position_embeddings": 64, "deepstack_visual_indexes": [0]},
+    ),
+    # FADA's own family: gated delta-net (linear attention) layers mixed with full attention.
+    "qwen3_5": Architecture(
+        "Qwen3_5Config",
+        "Qwen3_5ForConditionalGeneration",
+        16,
+        {
+            "head_dim": 32,
+            "full_attention_interval": 2,
+            "linear_num_key_heads": 2,
+            "linear_num_value_heads": 4,
+            "linear_key_head_dim": 16,
+            "linear_value_head_dim": 16,
+            "rope_parameters": {
+                "rope_type": "default",
+                "mrope_section": [2, 1, 1],
+                "mrope_interleaved": True,
+                "partial_rotary_factor": 0.25,
+            },
+        },
+        {"patch_size": 16, "num_position_embeddings": 64},
+    ),
+}
 
-    text = _text_config(ids, head_dim=16)
-    text["rope_parameters"] = {
-        "rope_type": "default",
-        "mrope_section": [2, 3, 3],
-        "mrope_interleaved": True,
-    }
-    vision = {
-        "depth": 2,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_heads": 2,
-        "out_hidden_size": 64,
-        "patch_size": 16,
-        "num_position_embeddings": 64,
-        "deepstack_visual_indexes": [0],
-    }
-    config = Qwen3VLConfig(text_config=text, vision_config=vision, **ids)
-    return config, Qwen3VLForConditionalGeneration, 16
 
-
-_ARCHITECTURES = {"qwen2_5_vl": _qwen2_5_vl, "qwen3_vl": _qwen3_vl}
-
-
-def _image_processor(patch_size: int) -> object:
+def image_processor(patch_size: int, max_pixels: int = _MAX_PIXELS) -> Any:
     """Qwen-VL's image processor (the PIL one: it needs no torchvision)."""
     from transformers import Qwen2VLImageProcessorPil
 
@@ -151,21 +163,43 @@ def _image_processor(patch_size: int) -> object:
         patch_size=patch_size,
         merge_size=2,
         temporal_patch_size=2,
-        size={"shortest_edge": 4 * patch_size**2, "longest_edge": _MAX_PIXELS},
+        size={"shortest_edge": 4 * patch_size**2, "longest_edge": max_pixels},
     )
 
 
-def build_tiny_checkpoint(folder: Path, architecture: str = "qwen2_5_vl", seed: int = 0) -> Path:
-    """Write a tiny random ``architecture`` checkpoint (qwen2_5_vl or qwen3_vl) into ``folder``."""
+def build_tiny_checkpoint(
+    folder: Path,
+    architecture: str = "qwen2_5_vl",
+    seed: int = 0,
+    text: dict[str, Any] | None = None,
+    vision: dict[str, Any] | None = None,
+    max_pixels: int = _MAX_PIXELS,
+) -> Path:
+    """Write a random ``architecture`` checkpoint (see :data:`ARCHITECTURES`) into ``folder``.
+
+    ``text`` and ``vision`` override the tiny sizes (the benchmark gives real model sizes).
+    """
     import torch
+    import transformers
 
     torch.manual_seed(seed)
+    family = ARCHITECTURES[architecture]
     tokenizer = _tokenizer()
     ids = _token_ids(tokenizer)
-    config, model_class, patch_size = _ARCHITECTURES[architecture](ids)
-    model = model_class(config).eval()  # type: ignore[operator]
+    text_config = {
+        **_TINY_TEXT,
+        **family.text,
+        **(text or {}),
+        "eos_token_id": ids["eos_token_id"],
+        "pad_token_id": ids["pad_token_id"],
+    }
+    vision_config = {**_TINY_VISION, **family.vision, **(vision or {})}
+    config = getattr(transformers, family.config_class)(
+        text_config=text_config, vision_config=vision_config, **ids
+    )
+    model = getattr(transformers, family.model_class)(config).eval()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)  # type: ignore[attr-defined]
-    _image_processor(patch_size).save_pretrained(folder)  # type: ignore[attr-defined]
+    tokenizer.save_pretrained(folder)
+    image_processor(family.patch_size, max_pixels).save_pretrained(folder)
     return folder
