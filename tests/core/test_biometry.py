@@ -142,3 +142,12 @@ def test_hadlock_outside_its_study_range_is_none() -> None:
     assert hadlock_ga_weeks(70.0) is None  # about 13 weeks
     assert hadlock_ga_weeks(370.0) is None  # about 44 weeks
     assert hadlock_ga_weeks(90.0) is not None
+
+
+def test_too_little_outline_gives_no_biometry() -> None:
+    # A "head" filling the image but for its corner pixels: an ellipse through the four corners
+    # would be pure extrapolation.
+    mask = np.ones((540, 800), bool)
+    mask[0, 0] = mask[0, -1] = mask[-1, 0] = mask[-1, -1] = False
+    assert head_biometry(mask, (0.1, 0.1)) is None
+    assert head_biometry(np.ones((50, 50), bool), (0.1, 0.1)) is None

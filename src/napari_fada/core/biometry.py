@@ -18,6 +18,9 @@ import numpy as np
 #: Points fewer than this cannot determine an ellipse (five degrees of freedom, plus one).
 MIN_BOUNDARY_POINTS = 6
 
+#: The visible outline must run along at least this fraction of the fitted ellipse's perimeter.
+MIN_OUTLINE_COVERAGE = 0.5
+
 #: Hadlock et al. 1984 fitted their regressions on fetuses of 14 to 42 menstrual weeks.
 HADLOCK_VALID_WEEKS = (14.0, 42.0)
 
@@ -125,6 +128,12 @@ def boundary_points(mask: np.ndarray) -> np.ndarray:
     return xy[inside]
 
 
+def outline_length(points: np.ndarray) -> float:
+    """Length of an ordered outline, leaving out the gaps where image-border points were cut."""
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    return float(steps[steps < 2.0].sum())
+
+
 def hadlock_ga_weeks(hc_mm: float) -> float | None:
     """Gestational (menstrual) age in weeks from head circumference, by Hadlock et al. 1984.
 
@@ -155,6 +164,9 @@ def head_biometry(
     if fitted is None:
         return None
     in_px = fitted.scaled(1.0 / col_mm, 1.0 / row_mm)
+    if outline_length(points) < MIN_OUTLINE_COVERAGE * in_px.perimeter:
+        # Too little of the ellipse is backed by the outline: an extrapolation, not a head.
+        return None
     result: dict[str, Any] = {
         "hc_mm": None,
         "bpd_mm": None,

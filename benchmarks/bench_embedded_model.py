@@ -1,0 +1,130 @@
+"""Benchmark the embedded model: accuracy on the validation split, latency, memory, file size.
+
+    python benchmarks/bench_embedded_model.py [--weights FILE] [--data DIR] [--repeats N]
+
+Scores the shipped model (or ``--weights``) on the ``val`` rows of the shared training set with
+the same code as ``napari-fada evaluate``, then times whole ``propose`` calls (forward pass,
+outlines and biometry) on an 800x540 HC18 image and a 256x256 PSFHS image after warm-up, with
+as many threads as the machine has cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+from napari_fada.core.scoring import EvaluationReport
+from napari_fada.evaluate import DatasetItem, dataset_items, score_items
+from napari_fada.models.base import Backend, ProposeRequest
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fetal-us-train"
+#: Structures outlining the fetal head (skull ellipse, intrapartum head, brain region).
+HEAD_STRUCTURES = ("head", "fetal_head", "Brain")
+WARMUP = 3
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if platform.system() == "Darwin" else peak / 1024
+
+
+def median_latency_s(backend: Backend, item: DatasetItem, repeats: int) -> float:
+    image = item.image()
+    request = ProposeRequest(pixel_spacing_mm=item.reference().pixel_spacing_mm)
+    for _ in range(WARMUP):
+        backend.propose(image, request)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        backend.propose(image, request)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def first_of_size(items: list[DatasetItem], width: int, height: int) -> DatasetItem:
+    for item in items:
+        if item.image().shape[:2] == (height, width):
+            return item
+    raise SystemExit(f"no {width}x{height} image in the benchmark data")
+
+
+def report_lines(report: EvaluationReport) -> list[str]:
+    head = [report.dice[s] for s in HEAD_STRUCTURES if s in report.dice]
+    mean_head = statistics.mean(head) if head else float("nan")
+    return [
+        report.format_table(),
+        f"mean Dice of head structures ({', '.join(HEAD_STRUCTURES)}): {mean_head:.4f}",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared-layout dataset")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--limit", type=int, help="score at most this many images")
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls per image size")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    from napari_fada.models.embedded_backend import EmbeddedBackend
+    from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS
+
+    weights = args.weights or SHIPPED_WEIGHTS
+    threads = os.cpu_count() or 1
+    started = time.perf_counter()
+    backend = EmbeddedBackend(weights=weights, threads=threads)
+    load_s = time.perf_counter() - started
+
+    items = dataset_items(args.data, args.split, args.limit)
+    started = time.perf_counter()
+    report = score_items(backend, items)
+    evaluate_s = time.perf_counter() - started
+    every = dataset_items(args.data, args.split)
+    latency = {
+        "hc18_800x540": median_latency_s(backend, first_of_size(every, 800, 540), args.repeats),
+        "psfhs_256x256": median_latency_s(backend, first_of_size(every, 256, 256), args.repeats),
+    }
+    figures = {
+        "cpu": cpu_name(),
+        "threads": threads,
+        "model_id": backend.model_id,
+        "weights": str(weights),
+        "model_file_mib": Path(weights).stat().st_size / (1 << 20),
+        "load_s": load_s,
+        "evaluate_s_per_image": evaluate_s / max(report.n_images, 1),
+        "median_latency_s": latency,
+        "peak_rss_mib": peak_rss_mib(),
+        "report": {k: v for k, v in report.to_dict().items() if k != "per_image"},
+    }
+    print("\n".join(report_lines(report)))
+    print(f"CPU: {figures['cpu']}, {threads} threads; model {backend.model_id}")
+    print(f"model file {figures['model_file_mib']:.2f} MiB, loaded in {load_s:.2f} s")
+    for name, seconds in latency.items():
+        print(f"latency {name}: {seconds * 1000:.1f} ms (median of {args.repeats})")
+    print(f"evaluation: {figures['evaluate_s_per_image'] * 1000:.1f} ms per image")
+    print(f"peak RSS {figures['peak_rss_mib']:.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
