@@ -1,0 +1,188 @@
+"""The embedded default backend: the shipped compact network, on the CPU, in one forward pass.
+
+Plane probabilities come from temperature-scaled logits; structure masks from the segmentation
+logits upsampled to the full image before the argmax, so outlines and the head ellipse are as
+fine as the image. Each connected component above a minimum area becomes one annotation with
+its box, outline polygon and mean probability as score.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage.measure import label as connected_components
+from skimage.measure import regionprops
+from torch.nn import functional as F
+
+from napari_fada.core.biometry import head_biometry
+from napari_fada.core.geometry import mask_to_polygons
+from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
+from napari_fada.core.vocabulary import canonical_structure
+from napari_fada.errors import ImageReadError
+from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
+from napari_fada.models.embedded_preprocess import normalise, resize_gray
+from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, file_sha256, load_weights
+
+#: Components smaller than this fraction of the image (and than MIN_AREA_PX) are noise.
+MIN_AREA_FRACTION = 2e-4
+MIN_AREA_PX = 16
+#: The structure whose outline gives head circumference, BPD, OFD and gestational age.
+BIOMETRY_STRUCTURE = "head"
+
+
+class EmbeddedBackend(Backend):
+    """The plugin's own model. ``weights`` None means the file shipped with the plugin."""
+
+    def __init__(self, weights: Path | None = None, threads: int | None = None) -> None:
+        path = Path(weights) if weights is not None else SHIPPED_WEIGHTS
+        self._weights = load_weights(path)
+        self._net = self._weights.build().to(memory_format=torch.channels_last)
+        self._threads = threads or os.cpu_count() or 1
+        self.info = ModelInfo(
+            model_id=f"fada-embedded-{self._weights.model_version}",
+            backend="embedded",
+            weights_sha256=file_sha256(path),
+            config_sha256=self._weights.preprocess.sha256(),
+        )
+
+    @property
+    def structures(self) -> tuple[str, ...]:
+        """The structures this model segments."""
+        return self._weights.structures
+
+    @property
+    def planes(self) -> tuple[str, ...]:
+        return self._weights.planes
+
+    def propose(
+        self,
+        image: np.ndarray,
+        request: ProposeRequest | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Proposal:
+        request = request or ProposeRequest()
+        cancel = cancel or CancelToken()
+        image = _check_image(image)
+        height, width = image.shape[:2]
+        timings: dict[str, float] = {}
+
+        def step(message: str, fraction: float) -> None:
+            cancel.raise_if_cancelled()
+            if progress is not None:
+                progress(message, fraction)
+
+        step("embedded model: reading the image", 0.0)
+        started = time.perf_counter()
+        probs, plane_probs = self._forward(image)
+        timings["forward"] = time.perf_counter() - started
+
+        step("embedded model: tracing structures", 0.6)
+        started = time.perf_counter()
+        proposal = Proposal(width=width, height=height, model=self.info, timings_s=timings)
+        if "classify" in request.phases:
+            proposal.plane = self._plane_call(plane_probs)
+        if {"detect", "segment"} & set(request.phases):
+            labels = probs.argmax(axis=0)
+            wanted = self._wanted(request)
+            for index, name in enumerate(self.structures, start=1):
+                if name in wanted:
+                    proposal.annotations += self._instances(
+                        labels == index, probs[index], name, "segment" in request.phases
+                    )
+            if BIOMETRY_STRUCTURE in wanted and request.pixel_spacing_mm:
+                step("embedded model: head biometry", 0.9)
+                proposal.biometry = self._biometry(proposal, labels, request.pixel_spacing_mm)
+        timings["postprocess"] = time.perf_counter() - started
+        step("embedded model: done", 1.0)
+        return proposal
+
+    def _forward(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-resolution class probabilities (C, H, W) and plane probabilities."""
+        config = self._weights.preprocess
+        x = torch.from_numpy(normalise(resize_gray(image, config.size), config))[None, None]
+        torch.set_num_threads(self._threads)
+        with torch.inference_mode():
+            seg_logits, plane_logits = self._net(x.contiguous(memory_format=torch.channels_last))
+            seg_logits = F.interpolate(
+                seg_logits, size=image.shape[:2], mode="bilinear", align_corners=False
+            )
+            probs = seg_logits.softmax(dim=1)[0].numpy()
+            plane = (plane_logits[0] / self._weights.plane_temperature).softmax(dim=0).numpy()
+        return probs, plane
+
+    def _plane_call(self, plane_probs: np.ndarray) -> PlaneCall:
+        best = int(plane_probs.argmax())
+        return PlaneCall(
+            label=self.planes[best],
+            score=float(plane_probs[best]),
+            probabilities=dict(zip(self.planes, map(float, plane_probs), strict=True)),
+            source=self.model_id,
+        )
+
+    def _wanted(self, request: ProposeRequest) -> set[str]:
+        if request.structures is None:
+            return set(self.structures)
+        return {canonical_structure(name) for name in request.structures}
+
+    def _instances(
+        self, mask: np.ndarray, probability: np.ndarray, name: str, with_polygon: bool
+    ) -> list[Annotation]:
+        """One annotation per connected component of ``mask`` large enough, largest first.
+
+        Each component is traced inside its own bounding box, which keeps this fast on large
+        images."""
+        min_area = max(MIN_AREA_PX, MIN_AREA_FRACTION * mask.size)
+        regions = regionprops(connected_components(mask, connectivity=1))
+        found = []
+        for region in sorted(regions, key=lambda r: -r.area):
+            if region.area < min_area:
+                break
+            rows, cols = region.slice
+            polygon = None
+            if with_polygon:
+                traced = mask_to_polygons(region.image, min_area=min_area)
+                if not traced:
+                    continue
+                polygon = [(x + cols.start, y + rows.start) for x, y in traced[0]]
+            found.append(
+                Annotation(
+                    label=name,
+                    box=(float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)),
+                    polygon=polygon,
+                    score=float(probability[rows, cols][region.image].mean()),
+                    source=self.model_id,
+                )
+            )
+        return found
+
+    def _biometry(
+        self, proposal: Proposal, labels: np.ndarray, spacing: tuple[float, float]
+    ) -> dict[str, float]:
+        """HC, BPD, OFD and GA from the largest head instance's full-resolution mask."""
+        index = 1 + self.structures.index(BIOMETRY_STRUCTURE)
+        components = connected_components(labels == index, connectivity=1)
+        if components.max() == 0:
+            return {}
+        largest = 1 + int(np.bincount(components.ravel())[1:].argmax())
+        measured = head_biometry(components == largest, spacing)
+        if measured is None:
+            return {}
+        keys = ("hc_mm", "bpd_mm", "ofd_mm", "ga_weeks")
+        return {key: float(measured[key]) for key in keys if measured.get(key) is not None}
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ImageReadError(
+            f"the embedded model takes a 2-D grayscale or RGB image, got an array of shape "
+            f"{image.shape}; pick a single frame"
+        )
+    if min(image.shape[:2]) < 8:
+        raise ImageReadError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+    return image

@@ -1,0 +1,120 @@
+"""The embedded model's weights file: one ``torch.save`` dict, read with ``weights_only=True``.
+
+Besides the state dict it carries everything needed to rebuild and use the network (architecture,
+class names, input size, normalisation, plane temperature) and to judge it (training data,
+validation metrics), so a file is self-describing and a fine-tuned file is a drop-in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from napari_fada.errors import ModelLoadError
+from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
+from napari_fada.models.embedded_preprocess import PreprocessConfig
+
+#: Layout of the file; a reader refuses any other.
+FORMAT_VERSION = 1
+#: The model generation (architecture + training recipe); part of the model id.
+MODEL_VERSION = "1.0"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-embedded.pt"
+
+
+@dataclass
+class EmbeddedWeights:
+    """A loaded (or about to be saved) weights file."""
+
+    net: NetConfig
+    structures: tuple[str, ...]
+    planes: tuple[str, ...]
+    preprocess: PreprocessConfig
+    state_dict: dict[str, torch.Tensor]
+    plane_temperature: float = 1.0
+    model_version: str = MODEL_VERSION
+    training_data: str = ""
+    validation_metrics: dict[str, float] = field(default_factory=dict)
+
+    def build(self) -> EmbeddedNet:
+        """The network with these weights, in eval mode."""
+        net = EmbeddedNet(self.net)
+        net.load_state_dict(self.state_dict)
+        return net.eval()
+
+
+def save_weights(weights: EmbeddedWeights, path: Path) -> None:
+    """Write ``weights`` to ``path`` atomically (a crash leaves the old file intact)."""
+    payload: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "model_version": weights.model_version,
+        "architecture": weights.net.to_dict(),
+        "structures": list(weights.structures),
+        "planes": list(weights.planes),
+        "input_size": list(weights.preprocess.size),
+        "normalisation": {"mean": weights.preprocess.mean, "std": weights.preprocess.std},
+        "plane_temperature": float(weights.plane_temperature),
+        "training_data": weights.training_data,
+        "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
+        "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
+def load_weights(path: Path) -> EmbeddedWeights:
+    """Read and check a weights file; ModelLoadError says what is wrong with which file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(
+            f"embedded model weights not found: {path}. Choose an existing .pt file, or clear the "
+            "weights setting to use the model shipped with the plugin."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise ModelLoadError(
+            f"{path} is not a readable embedded model weights file ({type(exc).__name__}). "
+            "It may be truncated or not a napari-fada model; train it again or pick another file."
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        found = payload.get("format_version") if isinstance(payload, dict) else None
+        raise ModelLoadError(
+            f"{path} is an embedded model file of format {found!r}, but this napari-fada reads "
+            f"format {FORMAT_VERSION}. Use weights made by this version (napari-fada train)."
+        )
+    try:
+        weights = EmbeddedWeights(
+            net=NetConfig.from_dict(payload["architecture"]),
+            structures=tuple(payload["structures"]),
+            planes=tuple(payload["planes"]),
+            preprocess=PreprocessConfig.from_dict(
+                {"size": payload["input_size"], **payload["normalisation"]}
+            ),
+            state_dict=payload["state_dict"],
+            plane_temperature=float(payload["plane_temperature"]),
+            model_version=str(payload["model_version"]),
+            training_data=str(payload.get("training_data", "")),
+            validation_metrics=dict(payload.get("validation_metrics", {})),
+        )
+        weights.build()
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"{path} does not match the embedded model's architecture ({exc}). "
+            "It was made by another model version; retrain with napari-fada train."
+        ) from None
+    return weights
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,386 @@
+"""``napari-fada train``: train or fine-tune the embedded model on dataset folders.
+
+Reads the plugin's saved datasets and the shared reference layout alike (see
+:mod:`napari_fada.train_data`), holds out the ``val`` rows (else 10% of subjects), trains with
+augmentation, keeps the best epoch by validation score, stops early when it stops improving,
+calibrates the plane probabilities by temperature scaling on the validation rows and writes one
+weights file. A checkpoint next to the output (``<out>.ckpt``) lets ``--resume`` continue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from napari_fada.augment import augment
+from napari_fada.errors import DatasetError, ModelLoadError
+from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
+from napari_fada.models.embedded_preprocess import PreprocessConfig
+from napari_fada.models.embedded_weights import EmbeddedWeights, load_weights, save_weights
+from napari_fada.train_data import Arrays, Sample, load_arrays, read_dataset, split_samples
+
+DEFAULT_STRUCTURES = ("head", "fetal_head", "pubic_symphysis", "Brain", "CSP", "LV")
+DEFAULT_PLANES = ("trans-thalamic", "transperineal", "trans-ventricular")
+#: Planes whose images stay plausible when mirrored left-right (transperineal views do not).
+MIRRORED_PLANES = ("trans-thalamic", "trans-ventricular")
+_DIVISOR = 16  # input sides must survive the U-Net's four halvings
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` command's options."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="dataset folders (images/, masks/, labels.json, manifest.csv)",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="weights file to write (.pt)"
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="FILE",
+        help="fine-tune from this weights file instead of training from scratch",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint <out>.ckpt of an interrupted run",
+    )
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=160,
+        help="input side in pixels for a new model (multiple of 16)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=4,
+        help="stop after this many epochs without a better validation score",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "napari-fada-cache",
+        help="where resized training arrays are cached",
+    )
+
+
+def _initial_weights(args: argparse.Namespace) -> EmbeddedWeights:
+    if args.init is not None:
+        return load_weights(args.init)
+    if args.size % _DIVISOR or args.size < _DIVISOR:
+        raise DatasetError(f"--size must be a positive multiple of {_DIVISOR}, got {args.size}")
+    net = NetConfig(num_structures=len(DEFAULT_STRUCTURES), num_planes=len(DEFAULT_PLANES))
+    torch.manual_seed(args.seed)
+    return EmbeddedWeights(
+        net=net,
+        structures=DEFAULT_STRUCTURES,
+        planes=DEFAULT_PLANES,
+        preprocess=PreprocessConfig(size=(args.size, args.size)),
+        state_dict=EmbeddedNet(net).state_dict(),
+    )
+
+
+def _read_all(args: argparse.Namespace, weights: EmbeddedWeights) -> tuple[list[Sample], ...]:
+    samples: list[Sample] = []
+    for folder in args.data:
+        samples += read_dataset(folder, weights.planes)
+    return split_samples(samples)
+
+
+def _tensors(arrays: Arrays) -> dict[str, torch.Tensor]:
+    return {
+        "images": torch.from_numpy(arrays.images),
+        "masks": torch.from_numpy(arrays.masks.astype(np.int64)),
+        "planes": torch.from_numpy(arrays.planes),
+        "annotated": torch.from_numpy(arrays.annotated),
+    }
+
+
+def _normalise(images: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
+    """(N, 1, H, W) float 0..1 to network input, channels-last for faster CPU convolutions."""
+    return ((images - config.mean) / config.std).contiguous(memory_format=torch.channels_last)
+
+
+def segmentation_loss(
+    logits: torch.Tensor, masks: torch.Tensor, annotated: torch.Tensor, class_weights: torch.Tensor
+) -> torch.Tensor:
+    """Class-weighted cross-entropy plus soft Dice, for partially labelled images.
+
+    A structure not annotated in an image may still be visible there (the skull in a brain-plane
+    image), so that image's background pixels count as "background or any unannotated class":
+    their probabilities are summed before the log, and such classes get no Dice term.
+    """
+    log_p = F.log_softmax(logits, dim=1)
+    unlabelled = ~annotated
+    unlabelled[:, 0] = True
+    log_bg = torch.logsumexp(log_p.masked_fill(~unlabelled[:, :, None, None], -torch.inf), dim=1)
+    log_target = log_p.gather(1, masks[:, None])[:, 0]
+    nll = -torch.where(masks == 0, log_bg, log_target)
+    pixel_weights = class_weights[masks]
+    ce = (nll * pixel_weights).sum() / pixel_weights.sum()
+
+    probs = log_p.exp()
+    dice_terms = []
+    for index in range(1, logits.shape[1]):
+        rows = annotated[:, index]
+        truth = (masks[rows] == index).float()
+        if truth.sum() == 0:
+            continue
+        pred = probs[rows, index]
+        dice_terms.append(2 * (pred * truth).sum() / (pred.sum() + truth.sum() + 1.0))
+    dice = 1 - torch.stack(dice_terms).mean() if dice_terms else logits.new_zeros(())
+    return ce + dice
+
+
+def _class_weights(masks: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse square-root pixel frequency, mean 1, so small structures are not drowned out."""
+    counts = torch.bincount(masks.flatten(), minlength=num_classes).float() + 1.0
+    weights = counts.pow(-0.5)
+    return (weights / weights.mean()).clamp(max=10.0)
+
+
+def _plane_weights(planes: torch.Tensor, num_planes: int) -> torch.Tensor:
+    counts = torch.bincount(planes[planes >= 0], minlength=num_planes).float() + 1.0
+    weights = counts.pow(-0.5)
+    return weights / weights.mean()
+
+
+def _sampling_weights(planes: torch.Tensor, num_planes: int) -> torch.Tensor:
+    """Draw rare planes more often (1/sqrt of their count) so each epoch sees them enough."""
+    counts = torch.bincount(planes.clamp(min=0), minlength=num_planes).float().clamp(min=1)
+    return counts[planes.clamp(min=0)].pow(-0.5)
+
+
+@torch.no_grad()
+def predict(
+    net: EmbeddedNet, data: dict[str, torch.Tensor], config: PreprocessConfig, batch: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(class-index masks (N, H, W), plane logits (N, planes)) at model size."""
+    net.eval()
+    masks, planes = [], []
+    for start in range(0, len(data["images"]), batch):
+        images = data["images"][start : start + batch, None].float() / 255.0
+        seg, plane = net(_normalise(images, config))
+        masks.append(seg.argmax(dim=1))
+        planes.append(plane)
+    return torch.cat(masks), torch.cat(planes)
+
+
+def evaluate(
+    net: EmbeddedNet,
+    data: dict[str, torch.Tensor],
+    weights: EmbeddedWeights,
+    temperature: float = 1.0,
+) -> dict[str, float]:
+    """Validation figures at model size: per-structure mean Dice over the images where it is
+    annotated (1.0 when both masks are empty), plane accuracy and NLL, and their summary score."""
+    predicted, plane_logits = predict(net, data, weights.preprocess)
+    metrics: dict[str, float] = {}
+    for index, name in enumerate(weights.structures, start=1):
+        rows = data["annotated"][:, index]
+        if not rows.any():
+            continue
+        pred = predicted[rows] == index
+        truth = data["masks"][rows] == index
+        inter = (pred & truth).sum(dim=(1, 2)).float()
+        total = (pred.sum(dim=(1, 2)) + truth.sum(dim=(1, 2))).float()
+        scores = torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
+        metrics[f"dice_{name}"] = float(scores.mean())
+    dice_values = list(metrics.values())
+    known = data["planes"] >= 0
+    if known.any():
+        logits = plane_logits[known] / temperature
+        correct = logits.argmax(1) == data["planes"][known]
+        metrics["plane_accuracy"] = float(correct.float().mean())
+        metrics["plane_nll"] = float(F.cross_entropy(logits, data["planes"][known]))
+    parts = [float(np.mean(dice_values))] if dice_values else []
+    parts += [metrics["plane_accuracy"]] if "plane_accuracy" in metrics else []
+    metrics["score"] = float(np.mean(parts)) if parts else 0.0
+    return metrics
+
+
+def fit_temperature(plane_logits: torch.Tensor, planes: torch.Tensor) -> float:
+    """Temperature minimising the validation NLL of the plane probabilities."""
+    known = planes >= 0
+    if not known.any():
+        return 1.0
+    logits, targets = plane_logits[known].detach(), planes[known]
+    log_t = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), targets)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
+
+
+def _format(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+
+
+def _checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".ckpt")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train as ``args`` says; returns the exit code. Raises DatasetError / ModelLoadError."""
+    torch.set_num_threads(max(1, args.threads))
+    weights = _initial_weights(args)
+    train_samples, val_samples = _read_all(args, weights)
+    num_classes = 1 + len(weights.structures)
+    size = weights.preprocess.size
+    train = _tensors(load_arrays(train_samples, weights.structures, size, args.cache_dir))
+    val = (
+        _tensors(load_arrays(val_samples, weights.structures, size, args.cache_dir))
+        if val_samples
+        else train
+    )
+    print(
+        f"{len(train_samples)} training images, {len(val_samples) or len(train_samples)} "
+        f"validation images, input {size[1]}x{size[0]}"
+    )
+
+    net = weights.build().to(memory_format=torch.channels_last)
+    before = evaluate(net, val, weights, weights.plane_temperature)
+    print(f"before: {_format(before)}")
+
+    steps_per_epoch = max(1, len(train_samples) // args.batch_size)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15
+    )
+    generator = torch.Generator().manual_seed(args.seed)
+    state: dict[str, Any] = {"epoch": 0, "best_score": -1.0, "best_state": None, "stale": 0}
+    checkpoint = _checkpoint_path(args.out)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if args.resume:
+        state = _restore(checkpoint, net, optimizer, scheduler, generator)
+
+    class_weights = _class_weights(train["masks"], num_classes)
+    plane_weights = _plane_weights(train["planes"], len(weights.planes))
+    draw_weights = _sampling_weights(train["planes"], len(weights.planes))
+    mirror_ok = torch.tensor(
+        [s.plane >= 0 and weights.planes[s.plane] in MIRRORED_PLANES for s in train_samples]
+    )
+    while state["epoch"] < args.epochs and state["stale"] < args.patience:
+        started = time.monotonic()
+        net.train()
+        order = torch.multinomial(
+            draw_weights, steps_per_epoch * args.batch_size, replacement=True, generator=generator
+        )
+        losses = []
+        bar = tqdm(order.split(args.batch_size), desc=f"epoch {state['epoch'] + 1}/{args.epochs}")
+        for rows in bar:
+            images, masks = augment(
+                train["images"][rows, None].float() / 255.0,
+                train["masks"][rows],
+                mirror_ok[rows],
+                generator,
+            )
+            seg_logits, plane_logits = net(_normalise(images, weights.preprocess))
+            loss = segmentation_loss(
+                seg_logits, masks, train["annotated"][rows], class_weights
+            ) + F.cross_entropy(plane_logits, train["planes"][rows], plane_weights, ignore_index=-1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        metrics = evaluate(net, val, weights)
+        state["epoch"] += 1
+        improved = metrics["score"] > state["best_score"]
+        if improved:
+            state["best_score"] = metrics["score"]
+            state["best_state"] = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            state["stale"] = 0
+        else:
+            state["stale"] += 1
+        print(
+            f"epoch {state['epoch']}: loss={np.mean(losses):.4f} {_format(metrics)} "
+            f"({time.monotonic() - started:.0f} s){' best' if improved else ''}",
+            flush=True,
+        )
+        _save_checkpoint(checkpoint, net, optimizer, scheduler, generator, state)
+
+    net.load_state_dict(state["best_state"] or net.state_dict())
+    _, plane_logits = predict(net, val, weights.preprocess)
+    temperature = fit_temperature(plane_logits, val["planes"])
+    after = evaluate(net, val, weights, temperature)
+    print(f"after:  {_format(after)}  plane_temperature={temperature:.3f}")
+    weights.state_dict = net.state_dict()
+    weights.plane_temperature = temperature
+    weights.validation_metrics = after
+    weights.training_data = (
+        f"{len(train_samples)} training / {len(val_samples)} validation images from "
+        + ", ".join(str(Path(d).resolve()) for d in args.data)
+    )
+    save_weights(weights, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _save_checkpoint(
+    path: Path,
+    net: EmbeddedNet,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    state: dict[str, Any],
+) -> None:
+    payload = {
+        "net": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "state": state,
+    }
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
+def _restore(
+    path: Path,
+    net: EmbeddedNet,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    if not path.is_file():
+        raise ModelLoadError(f"nothing to resume: checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(payload["net"])
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        generator.set_state(payload["generator"])
+    except Exception as exc:  # a damaged or foreign checkpoint
+        raise ModelLoadError(
+            f"cannot resume from {path} ({exc}); delete it and train without --resume"
+        ) from None
+    print(f"resumed after epoch {payload['state']['epoch']}")
+    return payload["state"]

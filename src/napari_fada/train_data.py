@@ -1,0 +1,196 @@
+"""Training data for the embedded model: dataset folders read, checked and cached at model size.
+
+Folders are read with :mod:`napari_fada.data.shared_layout`, so the shared reference data and
+the plugin's saved datasets are both accepted. Every problem is a DatasetError naming the folder
+or file and what to fix. Resized arrays are cached as ``.npz`` so a second run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from napari_fada.data.shared_layout import ReferenceSample, iter_reference
+from napari_fada.errors import DatasetError
+from napari_fada.models.embedded_preprocess import resize_gray, resize_labels
+
+#: Structures that may be visible but unlabelled when the key is labelled (nested anatomy: the
+#: brain inside a labelled skull outline, the skull around labelled brain structures). Every
+#: other structure not labelled in an image counts as absent from it.
+NESTED: dict[str, tuple[str, ...]] = {
+    "head": ("Brain", "CSP", "LV"),
+    "Brain": ("head", "CSP", "LV"),
+    "CSP": ("head", "Brain", "LV"),
+    "LV": ("head", "Brain", "CSP"),
+}
+#: The fraction of groups (clips, source files) held out when a dataset names no ``val`` rows.
+VAL_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One manifest row with its plane as an index into the model's planes (-1: none)."""
+
+    reference: ReferenceSample
+    plane: int
+    group: str  # rows of one group (a clip, a source file) never straddle train and val
+
+    @property
+    def split(self) -> str:
+        return self.reference.split
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """Samples at model size: uint8 images and class-index masks (N, H, W), plane indices (N,),
+    and per class (background first) whether its absence in an image is known (N, classes)."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    planes: np.ndarray
+    annotated: np.ndarray
+
+
+def _plane_index(reference: ReferenceSample, planes: Sequence[str], folder: Path) -> int:
+    """The row's plane class: ``fada_plane_label`` (an accepted plane call in a saved dataset)
+    or ``plane`` (the reference layout's class), whichever the model knows."""
+    names = [n.strip() for n in (reference.fada_plane_label, reference.plane) if n.strip()]
+    for name in names:
+        if name in planes:
+            return list(planes).index(name)
+    if names:
+        raise DatasetError(
+            f"{folder / 'manifest.csv'}: image {reference.image_id} has plane "
+            f"{' / '.join(repr(n) for n in names)}, unknown to this model (known: "
+            f"{', '.join(planes)}). Correct or clear the plane, or train without --init."
+        )
+    return -1
+
+
+def read_dataset(folder: Path, planes: Sequence[str]) -> list[Sample]:
+    """The rows of dataset ``folder``, their planes checked against the model's ``planes``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"dataset folder {folder} does not exist")
+    samples = [
+        Sample(reference, _plane_index(reference, planes, folder),
+               f"{folder}:{reference.source_file or reference.image_id}")
+        for reference in iter_reference(folder)
+    ]  # fmt: skip
+    if not samples:
+        raise DatasetError(f"{folder / 'manifest.csv'} lists no images: the dataset is empty")
+    return samples
+
+
+def split_samples(samples: Sequence[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """(train, val): the ``val`` rows when any exist, else a fixed 10% of groups by hash.
+    ``test`` rows are left out of both."""
+    usable = [s for s in samples if s.split != "test"]
+    if any(s.split == "val" for s in usable):
+        is_val = [s.split == "val" for s in usable]
+    else:
+        buckets = round(1 / VAL_FRACTION)
+        is_val = [zlib.crc32(s.group.encode()) % buckets == 0 for s in usable]
+    train = [s for s, v in zip(usable, is_val, strict=True) if not v]
+    val = [s for s, v in zip(usable, is_val, strict=True) if v]
+    if not train:
+        raise DatasetError("no training images: every row is in the validation or test split")
+    return train, val
+
+
+def _class_lookup(reference: ReferenceSample, structures: Sequence[str]) -> np.ndarray:
+    """Mask value -> model class index, for the values labels.json names (0 elsewhere)."""
+    lookup = np.zeros(256, dtype=np.uint8)
+    for value, name in reference.structures.items():
+        if name in structures and 0 < value < 256:
+            lookup[value] = 1 + list(structures).index(name)
+    return lookup
+
+
+def _labelled(reference: ReferenceSample, mask: np.ndarray, structures: Sequence[str]) -> set[str]:
+    """Names of the structures in ``mask``; DatasetError for ids unnamed or unknown to the model."""
+    names = set()
+    for value in (int(v) for v in np.unique(mask) if v != 0):
+        name = reference.structures.get(value)
+        if name is None:
+            raise DatasetError(
+                f"{reference.mask_path} has label id {value}, which labels.json does not name: "
+                "add it to labels.json or fix the mask"
+            )
+        if name not in structures:
+            raise DatasetError(
+                f"{reference.mask_path} labels {name!r} (id {value}), a structure this model "
+                f"does not know (known: {', '.join(structures)}). Remove those labels or train "
+                "a new model without --init."
+            )
+        names.add(name)
+    return names
+
+
+def _load_sample(
+    reference: ReferenceSample, structures: Sequence[str], size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(image and class mask at model size (2, H, W), annotated flags (classes,))."""
+    image, mask = reference.image, reference.mask
+    if mask.ndim != 2:
+        raise DatasetError(f"{reference.mask_path} is not a single-channel label image")
+    if image.shape[:2] != mask.shape:
+        raise DatasetError(
+            f"image {reference.image_path} is {image.shape[1]}x{image.shape[0]} but its mask "
+            f"{reference.mask_path} is {mask.shape[1]}x{mask.shape[0]}: they must match"
+        )
+    labelled = _labelled(reference, mask, structures)
+    maybe_unlabelled = {n for name in labelled for n in NESTED.get(name, ())} - labelled
+    annotated = np.array([True] + [name not in maybe_unlabelled for name in structures])
+    classes = _class_lookup(reference, structures)[mask]
+    pair = np.stack([resize_gray(image, size), resize_labels(classes, 1 + len(structures), size)])
+    return pair, annotated
+
+
+def _cache_key(samples: Sequence[Sample], structures: Sequence[str], size: tuple[int, int]) -> str:
+    digest = hashlib.sha256(f"v2 {list(structures)} {size}".encode())
+    for sample in samples:
+        reference = sample.reference
+        digest.update(repr(sorted(reference.structures.items())).encode())
+        for path in (reference.image_path, reference.mask_path):
+            stat = path.stat() if path.exists() else None
+            digest.update(f"{path} {stat and stat.st_size} {stat and stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+def load_arrays(
+    samples: Sequence[Sample],
+    structures: Sequence[str],
+    size: tuple[int, int],
+    cache_dir: Path | None,
+) -> Arrays:
+    """Read, check and resize ``samples`` (cached in ``cache_dir`` when given)."""
+    key = _cache_key(samples, structures, size)
+    cache = cache_dir / f"fada-train-{key}.npz" if cache_dir is not None else None
+    if cache is not None and cache.is_file():
+        with np.load(cache) as stored:
+            pairs, annotated = stored["pairs"], stored["annotated"]
+    else:
+        loaded = [
+            _load_sample(s.reference, structures, size)
+            for s in tqdm(samples, desc="reading", unit="img")
+        ]
+        pairs = np.stack([p for p, _ in loaded]).reshape(-1, 2, *size)
+        annotated = np.stack([a for _, a in loaded]).reshape(-1, 1 + len(structures))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(cache.stem + ".partial.npz")
+            np.savez(partial, pairs=pairs, annotated=annotated)
+            partial.replace(cache)
+    return Arrays(
+        images=pairs[:, 0],
+        masks=pairs[:, 1],
+        planes=np.array([s.plane for s in samples], dtype=np.int64),
+        annotated=annotated,
+    )
