@@ -102,25 +102,28 @@ def main() -> int:
         "hc18_800x540": median_latency_s(backend, first_of_size(every, 800, 540), args.repeats),
         "psfhs_256x256": median_latency_s(backend, first_of_size(every, 256, 256), args.repeats),
     }
+    file_mib = Path(weights).stat().st_size / (1 << 20)
+    per_image_s = evaluate_s / max(report.n_images, 1)
+    peak_mib = peak_rss_mib()
     figures = {
         "cpu": cpu_name(),
         "threads": threads,
         "model_id": backend.model_id,
         "weights": str(weights),
-        "model_file_mib": Path(weights).stat().st_size / (1 << 20),
+        "model_file_mib": file_mib,
         "load_s": load_s,
-        "evaluate_s_per_image": evaluate_s / max(report.n_images, 1),
+        "evaluate_s_per_image": per_image_s,
         "median_latency_s": latency,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak_mib,
         "report": {k: v for k, v in report.to_dict().items() if k != "per_image"},
     }
     print("\n".join(report_lines(report)))
-    print(f"CPU: {figures['cpu']}, {threads} threads; model {backend.model_id}")
-    print(f"model file {figures['model_file_mib']:.2f} MiB, loaded in {load_s:.2f} s")
+    print(f"CPU: {cpu_name()}, {threads} threads; model {backend.model_id}")
+    print(f"model file {file_mib:.2f} MiB, loaded in {load_s:.2f} s")
     for name, seconds in latency.items():
         print(f"latency {name}: {seconds * 1000:.1f} ms (median of {args.repeats})")
-    print(f"evaluation: {figures['evaluate_s_per_image'] * 1000:.1f} ms per image")
-    print(f"peak RSS {figures['peak_rss_mib']:.0f} MiB")
+    print(f"evaluation: {per_image_s * 1000:.1f} ms per image")
+    print(f"peak RSS {peak_mib:.0f} MiB")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

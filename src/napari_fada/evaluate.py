@@ -14,6 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -70,12 +71,13 @@ def _shared_layout_items(root: Path) -> Iterator[DatasetItem]:
             sample.pixel_spacing_mm,
         )
 
+    def image(sample: ReferenceSample) -> np.ndarray:
+        return sample.image
+
     for sample in iter_reference(root):
+        split = sample.split or None
         yield DatasetItem(
-            sample.image_id,
-            sample.split or None,
-            lambda s=sample: reference(s),
-            lambda s=sample: s.image,
+            sample.image_id, split, partial(reference, sample), partial(image, sample)
         )
 
 
@@ -92,15 +94,14 @@ def _saved_dataset_items(root: Path) -> Iterator[DatasetItem]:
             raise DatasetError(f"{image_id} is listed in {root} but has no annotation file.")
         record, truth = loaded
         # A saved dataset's plane truth is the plane call a person accepted.
-        plane = truth.plane.label if truth.plane and truth.plane.status != "proposed" else None
+        kept = truth.plane is not None and truth.plane.status in ("accepted", "edited")
+        plane = truth.plane.label if kept and truth.plane else None
         return reference_from_proposal(image_id, truth, plane, (), record.pixel_spacing_mm)
 
     for record in dataset.records():
+        image_id = record.image_id
         yield DatasetItem(
-            record.image_id,
-            record.split,
-            lambda i=record.image_id: reference(i),
-            lambda i=record.image_id: dataset.image(i),
+            image_id, record.split, partial(reference, image_id), partial(dataset.image, image_id)
         )
 
 
