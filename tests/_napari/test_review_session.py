@@ -137,3 +137,13 @@ def test_accept_all_confirms_the_plane_call_and_a_correction_is_an_edit(session)
         None,
         "scripted-1",
     )
+
+
+def test_painting_survives_a_decision_taken_before_saving(session) -> None:
+    labels = session.layers.labels
+    labels.data[200:220, 20:60] = structure_id("stomach")  # napari paints in place
+    session.layers.shapes.selected_data = {3}
+    session.reject()  # redraws the mask without LV: the painting must become a polygon first
+    read = _by_label(session)
+    assert read["stomach"].status == "accepted" and read["LV"].status == "rejected"
+    assert np.all(labels.data[200:220, 20:60] == structure_id("stomach"))

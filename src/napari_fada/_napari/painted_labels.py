@@ -1,9 +1,9 @@
 """Regions painted by hand on the mask layer, turned back into polygons.
 
 The Labels layer is a view of the polygon shapes; a person may still paint or erase on it. For
-each structure whose painted pixels differ from the view, the painted region's outlines replace
-the overlapping polygons, become new polygons, or (where a polygon's region was erased) mark it
-erased.
+each structure whose painted pixels differ from the view as last drawn, the painted region's
+outlines replace the overlapping polygons, become new polygons, or (where a polygon's region was
+erased) mark it erased.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class PaintedChanges:
 
 def painted_changes(layers: ProposalLayers) -> PaintedChanges:
     painted = np.asarray(layers.labels.data)
-    expected = render_mask(layers)
+    expected = layers.rendered if layers.rendered is not None else render_mask(layers)
     differs = painted != expected
     changes = PaintedChanges()
     if not differs.any():

@@ -46,13 +46,19 @@ _STATUS_STYLE: dict[str, tuple[float, float]] = {
 
 @dataclass
 class ProposalLayers:
-    """The three layers showing one image's proposal, and the image's size in pixels."""
+    """The three layers showing one image's proposal, and the image's size in pixels.
+
+    ``rendered`` is the mask as last drawn from the polygons (with the key of the polygons it
+    was drawn from): where the Labels layer differs from it, the person painted.
+    """
 
     shapes: Shapes
     labels: Labels
     points: Points
     width: int
     height: int
+    rendered: np.ndarray | None = None
+    rendered_key: tuple[Any, ...] = ()
 
     def all(self) -> tuple[Shapes, Labels, Points]:
         return (self.shapes, self.labels, self.points)
@@ -201,7 +207,19 @@ def restyle(layers: ProposalLayers) -> None:
                 for label, s in zip(pf["label"], pf["status"], strict=True)
             ]
         )
-    layers.labels.data = render_mask(layers)
+    key = _mask_key(layers)
+    if layers.rendered is None or key != layers.rendered_key:
+        mask = render_mask(layers)
+        layers.rendered, layers.rendered_key = mask.copy(), key
+        layers.labels.data = mask
+
+
+def _mask_key(layers: ProposalLayers) -> tuple[Any, ...]:
+    """What the mask depends on: each polygon's label, whether it is rejected, its vertices."""
+    return tuple(
+        (label, status == "rejected", np.asarray(poly).tobytes())
+        for _, label, status, poly in shape_polygons(layers)
+    )
 
 
 def shape_polygons(layers: ProposalLayers) -> list[tuple[int, str, str, list[Point]]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_fada._napari.painted_labels import painted_changes
+from napari_fada._napari.painted_labels import PaintedChanges, painted_changes
 from napari_fada._napari.proposal_layers import (
     ProposalLayers,
     caption,
@@ -53,6 +53,7 @@ class ReviewSession:
         self.base = base
         self.default_label = default_label
         self._clock = clock
+        self._absorbing = False
         self.plane: PlaneCall | None = base.plane
         self._originals: dict[str, Annotation] = {a.id: a for a in base.annotations}
         shown = clock()
@@ -91,7 +92,6 @@ class ReviewSession:
 
     def to_proposal(self, annotator: str | None = None) -> Proposal:
         """Everything shown, as a Proposal to save (hand-painted mask regions included)."""
-        self._absorb_painted()
         self.sync()
         return replace(layers_to_proposal(self.layers, self.base, annotator), plane=self.plane)
 
@@ -131,6 +131,7 @@ class ReviewSession:
     def set_label(self, label: str, ids: Iterable[str] | None = None) -> list[str]:
         """Relabel ``ids`` (default: the selection); a relabelled proposal becomes edited."""
         targets = list(ids) if ids is not None else self.selected_ids()
+        self._absorb_painted()
         self._update(targets, label=label)
         self.sync()
         return targets
@@ -141,6 +142,7 @@ class ReviewSession:
         return self.selected_ids() or self.annotation_ids("proposed")[:1]
 
     def _decide(self, status: Status, ids: list[str]) -> list[str]:
+        self._absorb_painted()
         now = self._clock()
         for annotation_id in ids:
             current = self.status_of(annotation_id)
@@ -172,9 +174,19 @@ class ReviewSession:
     # -- edits -------------------------------------------------------------------------------
 
     def _absorb_painted(self) -> None:
+        """Turn hand painting into polygons before the mask is redrawn over it."""
+        if self._absorbing:
+            return
         changes = painted_changes(self.layers)
         if not changes:
             return
+        self._absorbing = True
+        try:
+            self._apply_painted(changes)
+        finally:
+            self._absorbing = False
+
+    def _apply_painted(self, changes: PaintedChanges) -> None:
         shapes = self.layers.shapes
         ids = shapes.features["annotation_id"].astype(str)
         erased = [ids.iloc[i] for i in changes.erased]
@@ -216,7 +228,9 @@ class ReviewSession:
         shapes.features = features
 
     def sync(self) -> None:
-        """Mark proposals whose geometry or label changed as edited, then redraw."""
+        """Absorb hand painting, mark proposals whose geometry or label changed as edited, and
+        redraw."""
+        self._absorb_painted()
         shapes = self.layers.shapes
         for annotation_id in self.annotation_ids():
             original = self._originals.get(annotation_id)
