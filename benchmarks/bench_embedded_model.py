@@ -4,8 +4,8 @@
 
 Scores the shipped model (or ``--weights``) on the ``val`` rows of the shared training set with
 the same code as ``napari-fada evaluate``, then times whole ``propose`` calls (forward pass,
-outlines and biometry) on an 800x540 HC18 image and a 256x256 PSFHS image after warm-up, with
-as many threads as the machine has cores.
+outlines and biometry) on 800x540 HC18 and 256x256 PSFHS images after warm-up, with as many
+threads as the machine has cores.
 """
 
 from __future__ import annotations
@@ -45,24 +45,30 @@ def peak_rss_mib() -> float:
     return peak / (1 << 20) if platform.system() == "Darwin" else peak / 1024
 
 
-def median_latency_s(backend: Backend, item: DatasetItem, repeats: int) -> float:
-    image = item.image()
-    request = ProposeRequest(pixel_spacing_mm=item.reference().pixel_spacing_mm)
+def median_latency_s(
+    backend: Backend, items: list[DatasetItem], size: tuple[int, int], count: int
+) -> tuple[float, int]:
+    """Median seconds of one ``propose`` call over up to ``count`` images of ``(width, height)``,
+    after warm-up calls on the first; with the number of images timed."""
+    width, height = size
+    inputs = []
+    for item in items:
+        image = item.image()
+        if image.shape[:2] == (height, width):
+            spacing = item.reference().pixel_spacing_mm
+            inputs.append((image, ProposeRequest(pixel_spacing_mm=spacing)))
+        if len(inputs) == count:
+            break
+    if not inputs:
+        raise SystemExit(f"no {width}x{height} image in the benchmark data")
     for _ in range(WARMUP):
-        backend.propose(image, request)
+        backend.propose(*inputs[0])
     times = []
-    for _ in range(repeats):
+    for image, request in inputs:
         started = time.perf_counter()
         backend.propose(image, request)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def first_of_size(items: list[DatasetItem], width: int, height: int) -> DatasetItem:
-    for item in items:
-        if item.image().shape[:2] == (height, width):
-            return item
-    raise SystemExit(f"no {width}x{height} image in the benchmark data")
+    return statistics.median(times), len(times)
 
 
 def report_lines(report: EvaluationReport) -> list[str]:
@@ -80,7 +86,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared-layout dataset")
     parser.add_argument("--split", default="val")
     parser.add_argument("--limit", type=int, help="score at most this many images")
-    parser.add_argument("--repeats", type=int, default=30, help="timed calls per image size")
+    parser.add_argument("--repeats", type=int, default=50, help="images timed per image size")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -99,8 +105,8 @@ def main() -> int:
     evaluate_s = time.perf_counter() - started
     every = dataset_items(args.data, args.split)
     latency = {
-        "hc18_800x540": median_latency_s(backend, first_of_size(every, 800, 540), args.repeats),
-        "psfhs_256x256": median_latency_s(backend, first_of_size(every, 256, 256), args.repeats),
+        "hc18_800x540": median_latency_s(backend, every, (800, 540), args.repeats),
+        "psfhs_256x256": median_latency_s(backend, every, (256, 256), args.repeats),
     }
     file_mib = Path(weights).stat().st_size / (1 << 20)
     per_image_s = evaluate_s / max(report.n_images, 1)
@@ -120,8 +126,8 @@ def main() -> int:
     print("\n".join(report_lines(report)))
     print(f"CPU: {cpu_name()}, {threads} threads; model {backend.model_id}")
     print(f"model file {file_mib:.2f} MiB, loaded in {load_s:.2f} s")
-    for name, seconds in latency.items():
-        print(f"latency {name}: {seconds * 1000:.1f} ms (median of {args.repeats})")
+    for name, (seconds, timed) in latency.items():
+        print(f"latency {name}: {seconds * 1000:.1f} ms (median over {timed} images)")
     print(f"evaluation: {per_image_s * 1000:.1f} ms per image")
     print(f"peak RSS {peak_mib:.0f} MiB")
     if args.json:
