@@ -8,7 +8,7 @@ import pytest
 from napari_fada._napari.proposal_layers import add_proposal_layers, px_to_rc
 from napari_fada._napari.review_session import ReviewSession
 from napari_fada.core.geometry import polygon_to_mask
-from napari_fada.core.proposal import MANUAL_SOURCE
+from napari_fada.core.proposal import MANUAL_SOURCE, Annotation, Proposal
 from napari_fada.core.vocabulary import structure_id
 from tests.scripted_backend import ScriptedBackend
 
@@ -147,3 +147,34 @@ def test_painting_survives_a_decision_taken_before_saving(session) -> None:
     read = _by_label(session)
     assert read["stomach"].status == "accepted" and read["LV"].status == "rejected"
     assert np.all(labels.data[200:220, 20:60] == structure_id("stomach"))
+
+
+@pytest.fixture
+def keypoint_session(make_napari_viewer) -> ReviewSession:
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((100, 200), np.uint8))
+    crl = Annotation("CRL_KP", keypoints=[(10.0, 20.0, 2.0), (150.0, 80.0, 2.0)], source="m")
+    proposal = Proposal(width=200, height=100, annotations=[crl])
+    layers = add_proposal_layers(viewer, proposal, image, "kp")
+    return ReviewSession(layers, proposal, default_label="NTKpoints")
+
+
+def test_moving_a_keypoint_is_an_edit(keypoint_session) -> None:
+    points = keypoint_session.layers.points
+    data = points.data.copy()
+    data[1] += (2.0, 0.0)
+    points.data = data
+    (crl,) = keypoint_session.to_proposal().annotations
+    assert crl.status == "edited" and crl.keypoints == [(10.0, 20.0, 2.0), (150.0, 82.0, 2.0)]
+
+
+def test_points_placed_by_hand_form_one_manual_keypoint_annotation(keypoint_session) -> None:
+    points = keypoint_session.layers.points
+    points.selected_data = {0}  # napari copies the selection's features onto new points
+    points.add([[49.5, 9.5]])
+    points.add([[59.5, 29.5]])
+    read = {a.label: a for a in keypoint_session.to_proposal().annotations}
+    assert (read["CRL_KP"].status, len(read["CRL_KP"].keypoints)) == ("proposed", 2)
+    manual = read["NTKpoints"]
+    assert (manual.source, manual.status) == (MANUAL_SOURCE, "accepted")
+    assert manual.keypoints == [(10.0, 50.0, 2.0), (30.0, 60.0, 2.0)]

@@ -33,7 +33,9 @@ ELLIPSE_VERTICES = 64
 #: Vertices read back within this distance (pixels) of the original count as unmoved: napari
 #: stores vertices as float32.
 GEOMETRY_TOLERANCE_PX = 0.01
-POINT_COLUMNS = ("annotation_id", "label", "status", "visibility", "source", "edited_at")
+POINT_COLUMNS = (
+    "annotation_id", "parent_id", "label", "status", "visibility", "source", "edited_at",
+)  # fmt: skip
 
 #: Edge alpha and width per status: proposals thin and see-through, kept ones solid.
 _STATUS_STYLE: dict[str, tuple[float, float]] = {
@@ -146,6 +148,7 @@ def add_proposal_layers(
             point_rows.append(
                 {
                     "annotation_id": annotation.id,
+                    "parent_id": annotation.parent_id or "",
                     "label": annotation.label,
                     "status": annotation.status,
                     "visibility": float(visibility),
@@ -259,6 +262,14 @@ def same_geometry(kind: str, points: Sequence[Point], annotation: Annotation) ->
     )
 
 
+def same_keypoints(points: Sequence[Point], annotation: Annotation) -> bool:
+    """Whether placed points (pixels) are still ``annotation``'s keypoints, in order."""
+    expected = [(x, y) for x, y, _ in annotation.keypoints or []]
+    return len(points) == len(expected) and bool(
+        np.allclose(points, expected, atol=GEOMETRY_TOLERANCE_PX)
+    )
+
+
 def render_mask(layers: ProposalLayers) -> np.ndarray:
     """The non-rejected polygons as a label image, smaller structures drawn over larger ones."""
     mask = np.zeros((layers.height, layers.width), dtype=np.uint8)
@@ -319,13 +330,15 @@ def _read_annotation(
     row = entry["row"]
     parent_id = str(row.get("parent_id", "") or "") or None
     origin = base_by_id.get(annotation_id) or base_by_id.get(parent_id or "")
-    polygon, box = entry.get("polygon"), entry.get("box")
+    polygon, box, keypoints = entry.get("polygon"), entry.get("box"), entry.get("keypoints")
     if origin is not None and origin.id == annotation_id:
         # unmoved shapes keep the exact coordinates they were shown with
         if polygon and same_geometry("polygon", polygon, origin):
             polygon = origin.polygon
         if box and same_geometry("box", [box[:2], box[2:]], origin):
             box = origin.box
+        if keypoints and same_keypoints([k[:2] for k in keypoints], origin):
+            keypoints = origin.keypoints
     box = box or (polygon_box(polygon) if polygon else None)
     score = row.get("score")
     fields: dict[str, Any] = {
@@ -334,7 +347,7 @@ def _read_annotation(
         "label": str(row["label"]),
         "box": box,
         "polygon": polygon,
-        "keypoints": entry.get("keypoints"),
+        "keypoints": keypoints,
         "status": str(row["status"]),
         "source": str(row["source"]),
         "score": None if score is None or pd.isna(score) else float(score),

@@ -21,8 +21,10 @@ from napari_fada._napari.proposal_layers import (
     caption,
     layers_to_proposal,
     px_to_rc,
+    rc_to_px,
     restyle,
     same_geometry,
+    same_keypoints,
     shape_geometry,
 )
 from napari_fada.core.proposal import (
@@ -58,10 +60,14 @@ class ReviewSession:
         self._originals: dict[str, Annotation] = {a.id: a for a in base.annotations}
         shown = clock()
         self._shown_at: dict[str, float] = {a.id: shown for a in base.annotations}
+        #: label -> id of the manual keypoint annotation that hand-placed points join
+        self._manual_points: dict[str, str] = {}
         layers.shapes.events.data.connect(self._on_shapes_changed)
+        layers.points.events.data.connect(self._on_points_changed)
 
     def disconnect(self) -> None:
         self.layers.shapes.events.data.disconnect(self._on_shapes_changed)
+        self.layers.points.events.data.disconnect(self._on_points_changed)
 
     # -- reading the layers ------------------------------------------------------------------
 
@@ -201,12 +207,37 @@ class ReviewSession:
         self.reject(erased)
 
     def _on_shapes_changed(self, event: Any) -> None:
+        self._on_data_changed(event, self.layers.shapes.nshapes, self._claim_manual)
+
+    def _on_points_changed(self, event: Any) -> None:
+        self._on_data_changed(event, len(self.layers.points.data), self._claim_manual_points)
+
+    def _on_data_changed(self, event: Any, count: int, claim: Callable[[list[int]], None]) -> None:
         action = str(getattr(event.action, "value", event.action))
         if action == "added":
-            count = self.layers.shapes.nshapes
-            self._claim_manual([i % count for i in event.data_indices])
+            claim([int(i) % count for i in event.data_indices])
         if action in ("added", "changed", "removed"):
             self.sync()
+
+    def _claim_manual_points(self, indices: list[int]) -> None:
+        """Points placed by hand join one manual keypoint annotation per label."""
+        points = self.layers.points
+        features = points.features.copy()
+        label = self.default_label
+        annotation_id = self._manual_points.setdefault(label, new_id())
+        self._shown_at.setdefault(annotation_id, self._clock())
+        for index in indices:
+            row = {
+                "annotation_id": annotation_id,
+                "parent_id": "",
+                "label": label,
+                "status": "accepted",
+                "visibility": 2.0,
+                "source": MANUAL_SOURCE,
+                "edited_at": now_iso(),
+            }
+            features.loc[index, list(row)] = list(row.values())
+        points.features = features
 
     def _claim_manual(self, indices: list[int]) -> None:
         """Shapes drawn (or pasted) by hand become manual, accepted annotations."""
@@ -231,7 +262,6 @@ class ReviewSession:
         """Absorb hand painting, mark proposals whose geometry or label changed as edited, and
         redraw."""
         self._absorb_painted()
-        shapes = self.layers.shapes
         for annotation_id in self.annotation_ids():
             original = self._originals.get(annotation_id)
             if original is None or self.status_of(annotation_id) == "rejected":
@@ -245,15 +275,17 @@ class ReviewSession:
                     parent_id=annotation_id,
                     annotation_id=edited_id,
                 )
-        if shapes.nshapes or len(self.layers.points.data):
-            restyle(self.layers)
+        restyle(self.layers)
 
     def _changed(self, annotation_id: str, original: Annotation) -> bool:
         for layer in (self.layers.shapes, self.layers.points):
             rows = layer.features["annotation_id"] == annotation_id
             if (layer.features.loc[rows, "label"] != original.label).any():
                 return True
-        shapes = self.layers.shapes
+        shapes, points = self.layers.shapes, self.layers.points
+        placed = points.data[np.asarray(points.features["annotation_id"] == annotation_id)]
+        if len(placed) and not same_keypoints(rc_to_px(placed), original):
+            return True
         return any(
             not same_geometry(*shape_geometry(shapes.shape_type[i], shapes.data[i]), original)
             for i in np.flatnonzero(shapes.features["annotation_id"] == annotation_id)
