@@ -111,7 +111,10 @@ def test_same_pixels_keep_their_id_and_other_pixels_never_take_one(tmp_path):
     assert dataset.save(renamed, case_image(), case_proposal()).image_id == "scan"
     other = dataset.save(replace(case_record(), sha256=""), case_image() + 1, case_proposal())
     assert other.image_id == f"scan_{other.sha256[:8]}"
-    assert [r.image_id for r in dataset.records()] == ["scan", other.image_id]
+    unsafe = replace(case_record("../x/a b"), sha256="")
+    assert dataset.save(unsafe, case_image() + 2, case_proposal()).image_id == "x_a_b"
+    assert [r.image_id for r in dataset.records()] == ["scan", other.image_id, "x_a_b"]
+    assert (dataset.root / "annotations" / "x_a_b.json").is_file()
 
 
 def test_reviewed_annotations_get_the_dataset_annotator(tmp_path):
@@ -168,8 +171,10 @@ def test_corrupt_annotation_file_is_reported_and_the_others_still_load(tmp_path)
     with pytest.raises(DatasetError, match="corrupt"):
         reopened.load("scan")
     reopened.save(replace(case_record("third"), sha256=""), case_image() + 2, case_proposal())
+    clash = reopened.save(replace(case_record(), sha256=""), case_image() + 3, case_proposal())
+    assert clash.image_id == f"scan_{clash.sha256[:8]}"
     manifest = [r["id"] for r in csv.DictReader((dataset.root / "manifest.csv").open())]
-    assert manifest == ["other", "third", "scan"]
+    assert manifest == ["other", "third", clash.image_id, "scan"]
     assert broken.read_text() == '{"record": {"image_id": "sc'
 
 

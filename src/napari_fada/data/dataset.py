@@ -139,7 +139,9 @@ class Dataset:
         self.annotator = annotator
         self._entries: dict[str, _Entry] = {}
         self._by_sha: dict[str, str] = {}
-        #: Rows of manifest.csv whose annotation file could not be read: kept as they were.
+        #: Images whose annotation file could not be read: their ids are never reused, and
+        #: their manifest rows are kept as they were.
+        self._unreadable: set[str] = set()
         self._unreadable_rows: dict[str, dict[str, str]] = {}
         #: What went wrong while opening (corrupt annotation files), one message each.
         self.problems: list[str] = []
@@ -209,6 +211,7 @@ class Dataset:
                 record, proposal, saved = read_annotation_file(files[image_id])
             except DatasetError as error:
                 self.problems.append(str(error))
+                self._unreadable.add(image_id)
                 if image_id in listed:
                     self._unreadable_rows[image_id] = listed[image_id]
                 continue
@@ -270,20 +273,20 @@ class Dataset:
         write_text_atomic(self.root / DETECT_DIR / f"{image_id}.txt", detect_labels(proposal))
         document = encode_annotation_file(record, proposal, saved)
         write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
-        self._unreadable_rows.pop(image_id, None)
         self._remember(_entry(record, proposal, saved))
         self._write_aggregates()
         return record
 
     def _resolve(self, record: ImageRecord) -> ImageRecord:
-        """Same pixels keep their first id; a different image never takes over an id."""
+        """Same pixels keep their first id; a different image never takes over an id (nor one
+        whose annotation file is unreadable); ids are made safe as file names."""
         known = self._by_sha.get(record.sha256)
         if known is not None:
             return replace(record, image_id=known)
-        taken = self._entries.get(record.image_id)
-        if taken is not None or record.image_id in self._unreadable_rows:
-            return replace(record, image_id=f"{record.image_id}_{record.sha256[:8]}")
-        return record
+        image_id = _safe_name(record.image_id)
+        if image_id in self._entries or image_id in self._unreadable:
+            image_id = f"{image_id}_{record.sha256[:8]}"
+        return replace(record, image_id=image_id)
 
     def _with_annotator(self, proposal: Proposal) -> Proposal:
         """Reviewed annotations without an annotator get the dataset's (a copy; input untouched)."""
