@@ -69,6 +69,7 @@ def test_mask_layer_shows_polygons_by_structure_id_with_names(shown) -> None:
     assert np.array_equal(layers.labels.data, expected)
     names = dict(zip(layers.labels.features["index"], layers.labels.features["name"], strict=True))
     assert names[structure_id("head")] == "head" and names[structure_id("LV")] == "LV"
+    assert layers.labels.get_status((270, 400))["value"] == f"{structure_id('head')}; name: head"
     color = layers.labels.colormap.map(np.array([structure_id("LV")]))[0]
     assert np.allclose(color[:3], structure_color("LV"), atol=1e-3)
 
