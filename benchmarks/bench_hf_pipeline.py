@@ -1,0 +1,197 @@
+"""Benchmark FADA's model phases on the transformers engine, with and without image reuse.
+
+    python benchmarks/bench_hf_pipeline.py [--models tiny fada-0.8b] [--threads N] [--json OUT]
+
+Speed does not depend on the weights' values, so random-weight checkpoints stand in for FADA:
+``tiny`` (the Qwen2.5-VL test model, fed FADA-sized images) and ``fada-0.8b`` (Qwen3.5 with the
+0.8B model's sizes, float32 on the CPU). Each runs the four model phases on a real 800x540
+ultrasound image with a fixed number of generated tokens per phase (400/10/120/400,
+end-of-sequence disabled), sampling as the contract says, once encoding the image and prefilling
+its prefix once (reuse ON) and once paying both in every phase (reuse OFF). MAP is rules only and
+costs nothing here.
+
+Printed per phase: prefill seconds, decode seconds, total seconds and decode tokens per second;
+per run: the image encoding, the whole pipeline, and its ratio to one phase run alone (image
+encoding plus the INTERPRET phase, what a single question about the image costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the random checkpoints are built by the test helpers
+
+from tests.models.tiny_hf_model import build_tiny_checkpoint  # noqa: E402
+
+from napari_fada.core.prompts import task_prompt  # noqa: E402
+from napari_fada.models.hf_engine import HFEngine  # noqa: E402
+from napari_fada.models.vlm_engine import GenerationSettings  # noqa: E402
+
+DEFAULT_IMAGE = ROOT / ".." / "shared" / "data" / "fetal-us-samples" / "images" / "hc18_010_HC.png"
+PHASE_TOKENS = {"interpret": 400, "classify": 10, "detect": 120, "segment": 400}
+STRUCTURES = ("head", "Brain", "CSP", "LV")
+
+#: Qwen3.5-0.8B's sizes as we know them (its config.json cannot be fetched here): text 24 layers
+#: of width 1024, three gated delta-net layers per full-attention layer, a 248k vocabulary; vision
+#: 12 blocks of 768, patch 16, 2x2 merge into the text model.
+FADA_08B_TEXT = {
+    "vocab_size": 248320,
+    "hidden_size": 1024,
+    "intermediate_size": 3584,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "head_dim": 256,
+    "full_attention_interval": 4,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 16,
+    "linear_key_head_dim": 128,
+    "linear_value_head_dim": 128,
+    "linear_conv_kernel_dim": 4,
+    "tie_word_embeddings": True,
+    "rope_parameters": {
+        "rope_type": "default",
+        "rope_theta": 10000000.0,
+        "mrope_section": [11, 11, 10],
+        "mrope_interleaved": True,
+        "partial_rotary_factor": 0.25,
+    },
+}
+FADA_08B_VISION = {
+    "depth": 12,
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_heads": 12,
+    "out_hidden_size": 1024,
+    "num_position_embeddings": 2304,
+}
+#: As FADA: the image's long side at most 1024 px (an 800x540 image is kept as it is).
+FADA_MAX_PIXELS = 1024 * 1024
+
+
+@dataclass
+class PhaseTiming:
+    phase: str
+    prompt_tokens: int
+    generated_tokens: int
+    prefill_s: float
+    decode_s: float
+    tokens_per_s: float
+
+    @property
+    def seconds(self) -> float:
+        return self.prefill_s + self.decode_s
+
+
+@dataclass
+class Run:
+    model: str
+    reuse_image: bool
+    image_tokens: int
+    encode_s: float
+    phases: list[PhaseTiming]
+
+    @property
+    def total_s(self) -> float:
+        return self.encode_s + sum(p.seconds for p in self.phases)
+
+    @property
+    def single_phase_s(self) -> float:
+        """Image encoding plus INTERPRET: one question about the image on its own."""
+        return self.encode_s + self.phases[0].seconds
+
+
+def build(name: str, folder: Path) -> Path:
+    if name == "tiny":
+        return build_tiny_checkpoint(folder, "qwen2_5_vl", max_pixels=FADA_MAX_PIXELS)
+    return build_tiny_checkpoint(
+        folder, "qwen3_5", text=FADA_08B_TEXT, vision=FADA_08B_VISION, max_pixels=FADA_MAX_PIXELS
+    )
+
+
+def run(engine: HFEngine, name: str, image: np.ndarray, reuse: bool) -> Run:
+    engine.reuse_image = reuse
+    context = engine.encode_image(image)
+    phases = []
+    for phase, tokens in PHASE_TOKENS.items():
+        settings = GenerationSettings(max_new_tokens=tokens)
+        answer = engine.generate(context, task_prompt(phase, STRUCTURES), settings)
+        phases.append(
+            PhaseTiming(
+                phase,
+                answer.prompt_tokens,
+                answer.generated_tokens,
+                answer.prefill_s,
+                answer.decode_s,
+                answer.tokens_per_s,
+            )
+        )
+    return Run(name, reuse, context.image_tokens, context.encode_s, phases)
+
+
+def warm_up(engine: HFEngine, image: np.ndarray) -> None:
+    """One short untimed answer, so that one-time setup does not count against either run."""
+    engine.generate(engine.encode_image(image), "Hi", GenerationSettings(max_new_tokens=2))
+
+
+def report(result: Run) -> None:
+    print(
+        f"\n{result.model}  image reuse {'ON' if result.reuse_image else 'OFF'}  "
+        f"({result.image_tokens} image tokens)"
+    )
+    print(
+        f"  {'phase':<10}{'prompt':>7}{'tokens':>7}{'prefill s':>11}{'decode s':>10}"
+        f"{'total s':>9}{'tok/s':>8}"
+    )
+    print(f"  {'encode':<10}{'':>14}{result.encode_s:>11.2f}{'':>10}{result.encode_s:>9.2f}")
+    for p in result.phases:
+        print(
+            f"  {p.phase:<10}{p.prompt_tokens:>7}{p.generated_tokens:>7}{p.prefill_s:>11.2f}"
+            f"{p.decode_s:>10.2f}{p.seconds:>9.2f}{p.tokens_per_s:>8.1f}"
+        )
+    print(f"  {'map':<10}{'(rules, no model)':>27}")
+    print(
+        f"  pipeline {result.total_s:.2f} s = {result.total_s / result.single_phase_s:.2f} x "
+        f"one phase alone (encode + interpret, {result.single_phase_s:.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["tiny", "fada-0.8b"])
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    image = np.asarray(Image.open(args.image).convert("L"))
+    print(f"image {args.image.name} {image.shape[1]}x{image.shape[0]}, tokens {PHASE_TOKENS}")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            folder = build(name, Path(tmp) / name)
+            engine = HFEngine(folder, device=args.device, dtype="float32", n_threads=args.threads)
+            engine.stop_at_eos = False
+            warm_up(engine, image)
+            for reuse in (True, False):
+                results.append(run(engine, name, image, reuse))
+                report(results[-1])
+            saving = results[-1].total_s - results[-2].total_s
+            print(f"  reuse saves {saving:.2f} s ({saving / results[-1].total_s:.0%})")
+            engine.close()
+    if args.json:
+        rows = [{**asdict(r), "total_s": r.total_s} for r in results]
+        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
