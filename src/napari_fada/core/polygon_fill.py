@@ -43,8 +43,9 @@ def fill_polygon(polygon: Sequence[Point], width: int, height: int) -> np.ndarra
     begin = np.clip(np.floor(left - 0.5).astype(int) + 1, 0, width)
     stop = np.clip(np.ceil(right - 0.5).astype(int), 0, width)
     keep = stop > begin
-    steps = np.zeros((height, width + 1), dtype=np.int32)
-    np.add.at(steps, (span_rows[keep], begin[keep]), 1)
-    np.add.at(steps, (span_rows[keep], stop[keep]), -1)
-    mask[:] = np.cumsum(steps, axis=1)[:, :width] > 0
+    top, bottom = int(rows[0]), int(rows[-1]) + 1  # only the rows the polygon spans
+    steps = np.zeros((bottom - top, width + 1), dtype=np.int32)
+    np.add.at(steps, (span_rows[keep] - top, begin[keep]), 1)
+    np.add.at(steps, (span_rows[keep] - top, stop[keep]), -1)
+    mask[top:bottom] = np.cumsum(steps, axis=1)[:, :width] > 0
     return mask
