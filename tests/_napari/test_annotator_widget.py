@@ -384,3 +384,17 @@ def test_a_folder_that_is_not_a_dataset_is_refused_clearly(make_widget, tmp_path
     assert widget.dataset is before
     assert "holiday-photos is not a napari-fada dataset" in widget.status.text()
     assert (foreign / "beach.txt").read_text() == "sand" and len(list(foreign.iterdir())) == 1
+
+
+def test_the_plugin_menu_docks_a_working_widget(make_napari_viewer, qtbot, samples_dir) -> None:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-fada", "FADA annotator")
+    assert isinstance(widget, AnnotatorWidget)  # napari hands it a public-only viewer proxy
+    widget.set_backend(ScriptedBackend())
+    open_sample(viewer, samples_dir, "psfhs_03746")
+    propose(widget, qtbot)
+    widget.accept()
+    propose(widget, qtbot)  # again: the decision stands and the same head is not repeated
+    assert widget.session is not None and widget.session.layers.shapes in viewer.layers
+    read = [(a.label, a.status) for a in widget.session.to_proposal().annotations]
+    assert read == [("head", "accepted"), ("CSP", "proposed"), ("LV", "proposed")]

@@ -24,7 +24,8 @@ from napari_fada._napari.proposal_layers import add_proposal_layers
 from napari_fada._napari.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada._napari.review_keys import bind_review_keys
 from napari_fada._napari.review_session import ReviewSession
-from napari_fada.core.proposal import ImageRecord, Proposal
+from napari_fada.core.geometry import box_iou
+from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
 from napari_fada.core.vocabulary import route
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.errors import Cancelled, FadaError
@@ -40,6 +41,27 @@ def _ignoring_args(slot: Callable[[], Any]) -> Callable[..., None]:
         slot()
 
     return call
+
+
+#: A new proposal overlapping a decided annotation of its label this much repeats it.
+_REPEAT_IOU = 0.9
+
+
+def _keep_decisions(previous: Proposal, fresh: Proposal) -> Proposal:
+    """``fresh`` plus what a person already decided in ``previous``, without repeats."""
+    decided = [a for a in previous.annotations if a.status != "proposed"]
+
+    def repeats(new: Annotation) -> bool:
+        return any(
+            old.label == new.label
+            and old.box is not None
+            and new.box is not None
+            and box_iou(old.box, new.box) >= _REPEAT_IOU
+            for old in decided
+        )
+
+    kept = [a for a in fresh.annotations if not repeats(a)]
+    return replace(fresh, annotations=decided + kept)
 
 
 class AnnotatorWidget(AnnotatorPanel):
@@ -149,7 +171,8 @@ class AnnotatorWidget(AnnotatorPanel):
         if self.backend is None:
             self.load_selected_backend(then=self.propose)
             return
-        if self.image is None or self.image.layer is not layer:
+        # napari may hand plugins proxies of its objects: compare layers with ==, not `is`
+        if self.image is None or self.image.layer != layer:
             self._guarded(lambda: self.show_image(layer))
         if self.image is None:
             return
@@ -187,10 +210,8 @@ class AnnotatorWidget(AnnotatorPanel):
     def _on_proposed(self, proposal: Proposal) -> None:
         self._finish_job()
         self.progress.setValue(100)
-        previous = self.session.to_proposal(self.annotator) if self.session else None
-        if previous is not None:
-            decided = [a for a in previous.annotations if a.status != "proposed"]
-            proposal = replace(proposal, annotations=decided + proposal.annotations)
+        if self.session is not None:
+            proposal = _keep_decisions(self.session.to_proposal(self.annotator), proposal)
         self._show_proposal(proposal)
         self.status.setText(f"{len(proposal.annotations)} proposals from {proposal.model.model_id}")
 
