@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from napari_fada.core.geometry import mask_to_polygons, polygon_box
+from napari_fada.core.polygon_simplify import simplify_polygon
 from napari_fada.core.proposal import Annotation, ImageRecord, ModelInfo, PlaneCall, Proposal
 from napari_fada.data.formats.csv_text import read_csv
 from napari_fada.data.formats.manifest import HC_KEY
@@ -148,7 +149,8 @@ def reference_proposal(sample: ReferenceSample) -> Proposal:
                 f"{sample.mask_path} has label value {value}, which labels.json does not name: "
                 "add it to labels.json."
             )
-        for polygon in mask_to_polygons(mask == value, tolerance=EXACT_TOLERANCE, min_area=0.0):
+        for traced in mask_to_polygons(mask == value, tolerance=0.0, min_area=0.0):
+            polygon = simplify_polygon(traced, EXACT_TOLERANCE)
             annotations.append(
                 Annotation(
                     label=sample.structures[value],

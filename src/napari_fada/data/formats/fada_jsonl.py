@@ -21,14 +21,13 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from napari_fada.core.fada_format import (
     classify_answer,
     detect_answer,
     interpret_answer,
     segment_answer,
 )
+from napari_fada.core.polygon_simplify import simplify_polygon
 from napari_fada.core.prompts import (
     classify_prompt,
     detect_prompt,
@@ -64,16 +63,10 @@ def _segmentable(annotation: Annotation) -> bool:
 
 def simplified(annotation: Annotation, width: int, height: int) -> Annotation:
     """The annotation with its polygon simplified to :data:`SEGMENT_TOLERANCE`."""
-    from skimage.measure import approximate_polygon
-
-    if not annotation.polygon or len(annotation.polygon) < 4:
+    if not annotation.polygon:
         return annotation
-    closed = np.asarray([*annotation.polygon, annotation.polygon[0]], dtype=float)
     tolerance = SEGMENT_TOLERANCE * min(width, height) / 1000.0
-    points = approximate_polygon(closed, tolerance)[:-1]
-    if len(points) < 3:
-        return annotation
-    return replace(annotation, polygon=[(float(x), float(y)) for x, y in points])
+    return replace(annotation, polygon=simplify_polygon(annotation.polygon, tolerance))
 
 
 def finetune_samples(record: ImageRecord, proposal: Proposal) -> list[dict[str, Any]]:
