@@ -178,3 +178,18 @@ def test_points_placed_by_hand_form_one_manual_keypoint_annotation(keypoint_sess
     manual = read["NTKpoints"]
     assert (manual.source, manual.status) == (MANUAL_SOURCE, "accepted")
     assert manual.keypoints == [(10.0, 50.0, 2.0), (30.0, 60.0, 2.0)]
+
+
+def test_drawing_on_an_image_with_nothing_proposed(make_napari_viewer) -> None:
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((50, 80), np.uint8))
+    empty = Proposal(width=80, height=50)
+    session = ReviewSession(add_proposal_layers(viewer, empty, image, "e"), empty, "arm")
+    assert session.to_proposal().annotations == []
+    session.layers.shapes.add_polygons([np.array([[4.5, 4.5], [4.5, 20.5], [30.5, 20.5]])])
+    session.layers.points.add([[9.5, 9.5]])
+    drawn, placed = session.to_proposal().annotations
+    assert (drawn.label, drawn.status, drawn.source) == ("arm", "accepted", MANUAL_SOURCE)
+    assert np.allclose(drawn.polygon, [(5.0, 5.0), (21.0, 5.0), (21.0, 31.0)])
+    assert (placed.label, placed.keypoints, placed.polygon) == ("arm", [(10.0, 10.0, 2.0)], None)
+    assert structure_id("arm") in np.unique(session.layers.labels.data)

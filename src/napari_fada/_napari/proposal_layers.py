@@ -112,6 +112,18 @@ def _shape_feature(annotation: Annotation, kind: str) -> dict[str, Any]:
     }
 
 
+def _point_feature(annotation: Annotation, visibility: float) -> dict[str, Any]:
+    return {
+        "annotation_id": annotation.id,
+        "parent_id": annotation.parent_id or "",
+        "label": annotation.label,
+        "status": annotation.status,
+        "visibility": float(visibility),
+        "source": annotation.source,
+        "edited_at": annotation.edited or "",
+    }
+
+
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns))
 
@@ -145,17 +157,7 @@ def add_proposal_layers(
             shape_rows.append(_shape_feature(annotation, kind))
         for x, y, visibility in annotation.keypoints or []:
             point_data.append((y - 0.5, x - 0.5))
-            point_rows.append(
-                {
-                    "annotation_id": annotation.id,
-                    "parent_id": annotation.parent_id or "",
-                    "label": annotation.label,
-                    "status": annotation.status,
-                    "visibility": float(visibility),
-                    "source": annotation.source,
-                    "edited_at": annotation.edited or "",
-                }
-            )
+            point_rows.append(_point_feature(annotation, visibility))
     shapes = viewer.add_shapes(
         shape_data or None,
         ndim=2,
