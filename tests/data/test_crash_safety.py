@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from napari_fada.data.dataset import Dataset
+from napari_fada.errors import DatasetError
 from tests.data.dataset_case import case_image, case_proposal, case_record
 
 IDS = 12
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
 from napari_fada.data.dataset import Dataset
+from napari_fada.errors import DatasetError
 
 real_fsync = os.fsync
 os.fsync = lambda fd: (time.sleep(0.003), real_fsync(fd))[1]
@@ -103,3 +105,21 @@ def test_crash_before_the_aggregates_is_repaired_on_open(tmp_path, monkeypatch):
     coco = json.loads((dataset.root / "coco.json").read_text())
     assert [image["fada_image_id"] for image in coco["images"]] == ["first", "second"]
     assert not (dataset.root / "masks" / ".first.png.x1y2.tmp").exists()
+
+
+def test_full_disk_is_a_clear_error_and_loses_nothing(tmp_path, monkeypatch):
+    dataset = Dataset.open(tmp_path / "ds")
+    dataset.save(case_record(), case_image(), case_proposal())
+    before = (dataset.root / "annotations" / "scan.json").read_text()
+
+    def disk_full(path: Path, value: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("napari_fada.data.dataset.write_json_atomic", disk_full)
+    edited = case_proposal()
+    edited.annotations = edited.annotations[:1]
+    with pytest.raises(DatasetError, match=r"labels of scan.*No space left on device"):
+        dataset.save(case_record(), case_image(), edited)
+    monkeypatch.undo()
+    assert (dataset.root / "annotations" / "scan.json").read_text() == before
+    assert Dataset.open(dataset.root).load("scan")[1] == case_proposal()

@@ -72,7 +72,11 @@ def write_png_atomic(path: Path, array: np.ndarray) -> None:
 
 def remove_stale_temps(folder: Path) -> int:
     """Delete temporary files a killed writer left under ``folder``; returns how many."""
-    stale = [p for p in folder.rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
+    removed = 0
+    for path in folder.rglob(f".*{TEMP_SUFFIX}"):
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:  # a read-only dataset is still readable
+            pass
+    return removed

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,6 +110,18 @@ def _storable(image: np.ndarray, record: ImageRecord, proposal: Proposal) -> np.
     return pixels
 
 
+@contextmanager
+def _writing(root: Path, what: str) -> Iterator[None]:
+    """Turn a failed write (read-only folder, full disk) into a DatasetError that says so."""
+    try:
+        yield
+    except OSError as error:
+        raise DatasetError(
+            f"Could not write {what} in {root}: {error.strerror or error}. Check that the folder "
+            "is writable and the disk has space; what was saved before is intact."
+        ) from error
+
+
 @dataclass(frozen=True)
 class _Entry:
     """What the aggregate files need of one saved image, rendered once at save time."""
@@ -167,7 +181,8 @@ class Dataset:
         elif not create:
             raise DatasetError(f"No dataset at {root}: choose an existing dataset folder.")
         else:
-            cls._create(root)
+            with _writing(root, "a new dataset"):
+                cls._create(root)
         dataset = cls(root, annotator)
         remove_stale_temps(root)
         dataset._read_all()
@@ -218,7 +233,11 @@ class Dataset:
             self._remember(_entry(record, proposal, saved))
         written = manifest_path.read_text(encoding="utf-8") if manifest_path.is_file() else ""
         if self._entries and written != self._manifest_text():
-            self._write_aggregates()
+            try:
+                with _writing(self.root, "the aggregate files"):
+                    self._write_aggregates()
+            except DatasetError as error:
+                self.problems.append(f"Out-of-date files were not repaired. {error}")
 
     def _remember(self, entry: _Entry) -> None:
         self._entries[entry.record.image_id] = entry
@@ -265,16 +284,17 @@ class Dataset:
         proposal = self._with_annotator(proposal)
         saved = now_iso()
         image_id = record.image_id
-        previous = self._entries.get(image_id)
-        if previous is None or not (self.root / "images" / f"{image_id}.png").is_file():
-            write_png_atomic(self.root / "images" / f"{image_id}.png", pixels)
-        write_png_atomic(self.root / "masks" / f"{image_id}.png", label_mask(proposal))
-        write_text_atomic(self.root / SEGMENT_DIR / f"{image_id}.txt", segment_labels(proposal))
-        write_text_atomic(self.root / DETECT_DIR / f"{image_id}.txt", detect_labels(proposal))
-        document = encode_annotation_file(record, proposal, saved)
-        write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
-        self._remember(_entry(record, proposal, saved))
-        self._write_aggregates()
+        with _writing(self.root, f"the labels of {image_id}"):
+            image_path = self.root / "images" / f"{image_id}.png"
+            if image_id not in self._entries or not image_path.is_file():
+                write_png_atomic(image_path, pixels)
+            write_png_atomic(self.root / "masks" / f"{image_id}.png", label_mask(proposal))
+            write_text_atomic(self.root / SEGMENT_DIR / f"{image_id}.txt", segment_labels(proposal))
+            write_text_atomic(self.root / DETECT_DIR / f"{image_id}.txt", detect_labels(proposal))
+            document = encode_annotation_file(record, proposal, saved)
+            write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
+            self._remember(_entry(record, proposal, saved))
+            self._write_aggregates()
         return record
 
     def _resolve(self, record: ImageRecord) -> ImageRecord:
