@@ -10,6 +10,7 @@ weights file. A checkpoint next to the output (``<out>.ckpt``) lets ``--resume``
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from pathlib import Path
@@ -59,6 +60,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue from the checkpoint <out>.ckpt of an interrupted run",
     )
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="time budget: the schedule anneals by the clock and training ends on time",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument(
@@ -191,20 +197,19 @@ def evaluate(
     weights: EmbeddedWeights,
     temperature: float = 1.0,
 ) -> dict[str, float]:
-    """Validation figures at model size: per-structure mean Dice over the images where it is
-    annotated (1.0 when both masks are empty), plane accuracy and NLL, and their summary score."""
+    """Validation figures at model size: per-structure mean Dice over the images that contain
+    it, plane accuracy and NLL, and their summary score."""
     predicted, plane_logits = predict(net, data, weights.preprocess)
     metrics: dict[str, float] = {}
     for index, name in enumerate(weights.structures, start=1):
-        rows = data["annotated"][:, index]
+        rows = (data["masks"] == index).any(dim=(1, 2))
         if not rows.any():
             continue
         pred = predicted[rows] == index
         truth = data["masks"][rows] == index
         inter = (pred & truth).sum(dim=(1, 2)).float()
         total = (pred.sum(dim=(1, 2)) + truth.sum(dim=(1, 2))).float()
-        scores = torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
-        metrics[f"dice_{name}"] = float(scores.mean())
+        metrics[f"dice_{name}"] = float((2 * inter / total).mean())
     dice_values = list(metrics.values())
     known = data["planes"] >= 0
     if known.any():
@@ -235,6 +240,44 @@ def fit_temperature(plane_logits: torch.Tensor, planes: torch.Tensor) -> float:
 
     optimizer.step(closure)
     return float(log_t.detach().exp().clamp(0.05, 20.0))
+
+
+class Schedule:
+    """Learning rate by progress: linear warm-up over the first 10%, then cosine decay.
+
+    Progress is the larger of steps done / planned steps and, with a time budget, elapsed /
+    budgeted minutes, so a run on a busy machine still anneals and ends on time.
+    """
+
+    WARMUP = 0.1
+
+    def __init__(
+        self, lr: float, total_steps: int, minutes: float | None, state: dict[str, Any]
+    ) -> None:
+        self.lr, self.total_steps, self.minutes, self.state = lr, total_steps, minutes, state
+        self._resumed_at = time.monotonic() - float(state["seconds"])
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._resumed_at
+
+    def progress(self) -> float:
+        done = self.state["step"] / max(1, self.total_steps)
+        if self.minutes:
+            done = max(done, self.elapsed() / (60.0 * self.minutes))
+        return done
+
+    def done(self) -> bool:
+        return self.progress() >= 1.0
+
+    def factor(self) -> float:
+        p = min(1.0, self.progress())
+        if p < self.WARMUP:
+            return max(0.04, p / self.WARMUP)
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * (p - self.WARMUP) / (1 - self.WARMUP)))
+
+    def set_lr(self, optimizer: torch.optim.Optimizer) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = self.lr * self.factor()
 
 
 def _format(metrics: dict[str, float]) -> str:
@@ -269,15 +312,15 @@ def run_train(args: argparse.Namespace) -> int:
 
     steps_per_epoch = max(1, len(train_samples) // args.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15
-    )
     generator = torch.Generator().manual_seed(args.seed)
-    state: dict[str, Any] = {"epoch": 0, "best_score": -1.0, "best_state": None, "stale": 0}
+    state: dict[str, Any] = {
+        "epoch": 0, "step": 0, "seconds": 0.0, "best_score": -1.0, "best_state": None, "stale": 0,
+    }  # fmt: skip
     checkpoint = _checkpoint_path(args.out)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if args.resume:
-        state = _restore(checkpoint, net, optimizer, scheduler, generator)
+        state = _restore(checkpoint, net, optimizer, generator)
+    schedule = Schedule(args.lr, args.epochs * steps_per_epoch, args.minutes, state)
 
     class_weights = _class_weights(train["masks"], num_classes)
     plane_weights = _plane_weights(train["planes"], len(weights.planes))
@@ -285,15 +328,17 @@ def run_train(args: argparse.Namespace) -> int:
     mirror_ok = torch.tensor(
         [s.plane >= 0 and weights.planes[s.plane] in MIRRORED_PLANES for s in train_samples]
     )
-    while state["epoch"] < args.epochs and state["stale"] < args.patience:
+    while not schedule.done() and state["stale"] < args.patience:
         started = time.monotonic()
         net.train()
         order = torch.multinomial(
             draw_weights, steps_per_epoch * args.batch_size, replacement=True, generator=generator
         )
         losses = []
-        bar = tqdm(order.split(args.batch_size), desc=f"epoch {state['epoch'] + 1}/{args.epochs}")
+        bar = tqdm(order.split(args.batch_size), desc=f"epoch {state['epoch'] + 1}")
         for rows in bar:
+            if schedule.done():
+                break
             images, masks = augment(
                 train["images"][rows, None].float() / 255.0,
                 train["masks"][rows],
@@ -306,8 +351,9 @@ def run_train(args: argparse.Namespace) -> int:
             ) + F.cross_entropy(plane_logits, train["planes"][rows], plane_weights, ignore_index=-1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            schedule.set_lr(optimizer)
             optimizer.step()
-            scheduler.step()
+            state["step"] += 1
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         metrics = evaluate(net, val, weights)
@@ -319,12 +365,14 @@ def run_train(args: argparse.Namespace) -> int:
             state["stale"] = 0
         else:
             state["stale"] += 1
+        state["seconds"] = schedule.elapsed()
         print(
             f"epoch {state['epoch']}: loss={np.mean(losses):.4f} {_format(metrics)} "
-            f"({time.monotonic() - started:.0f} s){' best' if improved else ''}",
+            f"({time.monotonic() - started:.0f} s, step {state['step']}, "
+            f"lr {optimizer.param_groups[0]['lr']:.2e}){' best' if improved else ''}",
             flush=True,
         )
-        _save_checkpoint(checkpoint, net, optimizer, scheduler, generator, state)
+        _save_checkpoint(checkpoint, net, optimizer, generator, state)
 
     net.load_state_dict(state["best_state"] or net.state_dict())
     _, plane_logits = predict(net, val, weights.preprocess)
@@ -347,14 +395,12 @@ def _save_checkpoint(
     path: Path,
     net: EmbeddedNet,
     optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
     state: dict[str, Any],
 ) -> None:
     payload = {
         "net": net.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
         "generator": generator.get_state(),
         "state": state,
     }
@@ -367,7 +413,6 @@ def _restore(
     path: Path,
     net: EmbeddedNet,
     optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
 ) -> dict[str, Any]:
     if not path.is_file():
@@ -376,7 +421,6 @@ def _restore(
         payload = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(payload["net"])
         optimizer.load_state_dict(payload["optimizer"])
-        scheduler.load_state_dict(payload["scheduler"])
         generator.set_state(payload["generator"])
     except Exception as exc:  # a damaged or foreign checkpoint
         raise ModelLoadError(

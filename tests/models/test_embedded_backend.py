@@ -1,0 +1,185 @@
+"""The embedded backend: the shipped weights on real samples, request handling and load errors."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from napari_fada.core.geometry import polygon_to_mask
+from napari_fada.errors import Cancelled, ImageReadError, ModelLoadError
+from napari_fada.models.base import CancelToken, ProposeRequest
+from napari_fada.models.embedded_backend import EmbeddedBackend
+from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
+from napari_fada.models.embedded_preprocess import PreprocessConfig
+from napari_fada.models.embedded_weights import (
+    SHIPPED_WEIGHTS,
+    EmbeddedWeights,
+    load_weights,
+    save_weights,
+)
+
+STRUCTURES = ("head", "fetal_head", "pubic_symphysis", "Brain", "CSP", "LV")
+PLANES = ("trans-thalamic", "transperineal", "trans-ventricular")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> EmbeddedBackend:
+    return EmbeddedBackend()
+
+
+def _sample(samples_dir: Path, sample_id: str) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    rows = {r["id"]: r for r in csv.DictReader((samples_dir / "manifest.csv").open())}
+    row = rows[sample_id]
+    image = np.asarray(Image.open(samples_dir / row["image"]))
+    mask = np.asarray(Image.open(samples_dir / row["mask"]))
+    return image, mask, row
+
+
+def _dice(proposal_mask: np.ndarray, truth: np.ndarray) -> float:
+    return 2 * float((proposal_mask & truth).sum()) / float(proposal_mask.sum() + truth.sum())
+
+
+def _predicted(proposal, label: str) -> np.ndarray:
+    mask = np.zeros((proposal.height, proposal.width), dtype=bool)
+    for annotation in proposal.annotations:
+        if annotation.label == label:
+            mask |= polygon_to_mask(annotation.polygon, proposal.width, proposal.height)
+    return mask
+
+
+def test_shipped_model_finds_the_head_and_measures_it_on_an_hc18_image(shipped, samples_dir):
+    image, mask, row = _sample(samples_dir, "hc18_010_HC")
+    spacing = float(row["pixel_size_mm"])
+    proposal = shipped.propose(image, ProposeRequest(pixel_spacing_mm=(spacing, spacing)))
+    assert proposal.plane.label == "trans-thalamic"
+    assert proposal.plane.probabilities["trans-thalamic"] > 0.8
+    assert _dice(_predicted(proposal, "head"), mask == 3) > 0.85
+    heads = [a for a in proposal.annotations if a.label == "head"]
+    assert heads[0].source == shipped.model_id and 0.5 < heads[0].score <= 1.0
+    assert abs(proposal.biometry["hc_mm"] - float(row["head_circumference_mm"])) < 6.0
+    assert 10 < proposal.biometry["ga_weeks"] < 20
+
+
+def test_shipped_model_finds_head_and_symphysis_on_a_transperineal_image(shipped, samples_dir):
+    image, mask, _ = _sample(samples_dir, "psfhs_03744")
+    proposal = shipped.propose(image)
+    assert proposal.plane.label == "transperineal"
+    assert _dice(_predicted(proposal, "fetal_head"), mask == 2) > 0.85
+    assert _dice(_predicted(proposal, "pubic_symphysis"), mask == 1) > 0.6
+    assert "head" not in {a.label for a in proposal.annotations}
+
+
+def test_plane_probabilities_are_a_distribution_over_the_model_planes(shipped, samples_dir):
+    image, _, _ = _sample(samples_dir, "brain_Patient00644_Plane3_1_of_3")
+    plane = shipped.propose(image, ProposeRequest(phases=("classify",))).plane
+    assert set(plane.probabilities) == set(PLANES)
+    assert sum(plane.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert plane.score == max(plane.probabilities.values())
+
+
+def test_identity_names_version_weights_and_preprocessing(shipped):
+    assert shipped.info.model_id == "fada-embedded-1.0"
+    assert shipped.info.backend == "embedded"
+    assert shipped.info.weights_sha256 == hashlib.sha256(SHIPPED_WEIGHTS.read_bytes()).hexdigest()
+    assert len(shipped.info.config_sha256) == 64
+    assert SHIPPED_WEIGHTS.stat().st_size <= 15 * 1024 * 1024
+
+
+def test_shipped_file_describes_itself():
+    weights = load_weights(SHIPPED_WEIGHTS)
+    assert weights.structures == STRUCTURES and weights.planes == PLANES
+    assert weights.validation_metrics["plane_accuracy"] >= 0.97
+    assert "training" in weights.training_data
+    assert 0.05 <= weights.plane_temperature <= 20
+
+
+# -- request handling and errors, on a tiny random network -------------------------------------
+
+
+@pytest.fixture
+def tiny_weights(tmp_path: Path) -> Path:
+    net = NetConfig(num_structures=len(STRUCTURES), num_planes=len(PLANES), channels=(4,) * 5)
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.pt"
+    weights = EmbeddedWeights(
+        net=net,
+        structures=STRUCTURES,
+        planes=PLANES,
+        preprocess=PreprocessConfig(size=(32, 32)),
+        state_dict=EmbeddedNet(net).state_dict(),
+    )
+    save_weights(weights, path)
+    return path
+
+
+def _image() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (60, 80), dtype=np.uint8)
+
+
+def test_requested_structures_only(shipped, samples_dir):
+    image, _, _ = _sample(samples_dir, "psfhs_03745")
+    request = ProposeRequest(structures=("pubic_symphysis",))
+    labels = {a.label for a in shipped.propose(image, request).annotations}
+    assert labels == {"pubic_symphysis"}
+
+
+def test_classify_only_gives_a_plane_and_no_annotations(tiny_weights):
+    proposal = EmbeddedBackend(tiny_weights).propose(_image(), ProposeRequest(phases=("classify",)))
+    assert proposal.plane is not None and proposal.annotations == []
+    assert (proposal.width, proposal.height) == (80, 60)
+
+
+def test_progress_reaches_one_and_cancel_stops(tiny_weights):
+    backend = EmbeddedBackend(tiny_weights)
+    seen: list[float] = []
+    backend.propose(_image(), progress=lambda _message, fraction: seen.append(fraction))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        backend.propose(_image(), cancel=token)
+
+
+def test_rgb_and_16_bit_images_are_accepted(tiny_weights):
+    backend = EmbeddedBackend(tiny_weights)
+    rgb = np.repeat(_image()[..., None], 3, axis=2)
+    assert backend.propose(rgb).width == 80
+    assert backend.propose(_image().astype(np.uint16) * 200).height == 60
+
+
+def test_an_image_stack_is_refused(tiny_weights):
+    with pytest.raises(ImageReadError, match="single frame"):
+        EmbeddedBackend(tiny_weights).propose(np.zeros((4, 60, 80, 3), dtype=np.uint8))
+
+
+def test_missing_weights_file(tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        EmbeddedBackend(tmp_path / "nothing.pt")
+
+
+def test_corrupt_weights_file(tiny_weights):
+    tiny_weights.write_bytes(tiny_weights.read_bytes()[:500])
+    with pytest.raises(ModelLoadError, match="not a readable"):
+        EmbeddedBackend(tiny_weights)
+
+
+def test_weights_of_another_format_version(tiny_weights):
+    payload = torch.load(tiny_weights, weights_only=True)
+    payload["format_version"] = 99
+    torch.save(payload, tiny_weights)
+    with pytest.raises(ModelLoadError, match="format 99"):
+        EmbeddedBackend(tiny_weights)
+
+
+def test_weights_that_do_not_fit_the_architecture(tiny_weights):
+    payload = torch.load(tiny_weights, weights_only=True)
+    payload["architecture"]["channels"] = [8] * 5
+    torch.save(payload, tiny_weights)
+    with pytest.raises(ModelLoadError, match="another model version"):
+        EmbeddedBackend(tiny_weights)
