@@ -398,3 +398,16 @@ def test_the_plugin_menu_docks_a_working_widget(make_napari_viewer, qtbot, sampl
     assert widget.session is not None and widget.session.layers.shapes in viewer.layers
     read = [(a.label, a.status) for a in widget.session.to_proposal().annotations]
     assert read == [("head", "accepted"), ("CSP", "proposed"), ("LV", "proposed")]
+
+
+def test_closing_the_image_saves_and_removes_its_labels(make_widget, qtbot, samples_dir) -> None:
+    widget = make_widget()
+    image = open_sample(widget.viewer, samples_dir, "psfhs_03747")
+    propose(widget, qtbot)
+    widget.autosave.setChecked(False)
+    widget.session.accept()  # not saved yet: closing the image must save it
+    widget.viewer.layers.remove(image)
+    assert list(widget.viewer.layers) == [] and widget.session is None
+    record = widget.dataset.find_by_sha256(widget.record.sha256)
+    saved = widget.dataset.load(record.image_id)[1]
+    assert [a.status for a in saved.annotations] == ["accepted", "proposed", "proposed"]

@@ -85,6 +85,7 @@ class AnnotatorWidget(AnnotatorPanel):
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
         napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
         napari_viewer.dims.events.current_step.connect(self._on_step)
 
     def _connect(self) -> None:
@@ -286,13 +287,21 @@ class AnnotatorWidget(AnnotatorPanel):
         self.session = None
 
     def _clear_session(self) -> None:
-        if self.session is not None and self.autosave.isChecked():
+        """Leave the image under review, saving it first (whatever the autosave setting) so
+        that moving on never loses work."""
+        if self.session is not None and self.dataset is not None:
             self.save()
         self._remove_layers()
 
     def _on_layer_inserted(self, event: Any) -> None:
         if isinstance(event.value, Image) and self.job is None:
             self._guarded(lambda: self.show_image(event.value))
+
+    def _on_layer_removed(self, event: Any) -> None:
+        """Closing the image under review saves its labels and takes their layers away."""
+        if self.image is not None and event.value == self.image.layer:
+            self._guarded(self._clear_session)
+            self.image = None
 
     def _on_step(self, event: Any) -> None:
         if self.image is None or not is_stack(self.image.layer) or self.job is not None:
