@@ -222,3 +222,9 @@ def test_out_of_memory_while_generating(
     monkeypatch.setattr(engine.model, "generate", no_memory)
     with pytest.raises(ModelLoadError, match="Not enough memory on cpu"):
         engine.generate(context, task_prompt("classify"), GREEDY)
+
+
+@one_architecture
+def test_unknown_dtype(checkpoint: Path) -> None:
+    with pytest.raises(ModelLoadError, match="Unknown dtype"):
+        HFEngine(checkpoint, dtype="float33")

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from napari_fada.errors import ModelLoadError
 from napari_fada.models import hf_checkpoint
 from napari_fada.models.hf_generation import JsonSchemaLogits, TextStream, TokenTexts
 from napari_fada.models.vlm_engine import (
@@ -58,8 +59,14 @@ def _pick_device(device: str) -> str:
 
 
 def _pick_dtype(dtype: Any, device: str) -> torch.dtype:
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None) if dtype else None
+        if not isinstance(dtype, torch.dtype):
+            raise ModelLoadError(
+                "Unknown dtype for the transformers backend: use float32, bfloat16 or float16."
+            )
     if dtype is not None:
-        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        return dtype
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32

@@ -15,8 +15,7 @@ from transformers import LogitsProcessor, StoppingCriteria
 from napari_fada.models.json_prefix import JsonPrefix, Schema
 from napari_fada.models.vlm_engine import TokenCallback
 
-#: Candidates checked per step before settling for the valid ones found; all are checked only
-#: while none is valid.
+#: The most likely tokens checked first each step; the whole vocabulary only if none of them fits.
 _CANDIDATES = 64
 #: Valid tokens kept for sampling: with temperature 0.1 the mass is in the first few anyway.
 _KEEP = 8
@@ -40,8 +39,8 @@ class JsonSchemaLogits(LogitsProcessor):
     """Masks every token that would make the answer invalid under ``schema``.
 
     The end-of-sequence tokens are allowed only once the answer is a whole valid value. Tokens are
-    checked in order of their score, so a trained model costs a few checks per step; the kept
-    tokens are the :data:`_KEEP` most likely valid ones.
+    checked in order of their score, so a trained model costs a few checks per step; sampling then
+    chooses among the :data:`_KEEP` most likely valid ones.
     """
 
     def __init__(
@@ -58,15 +57,22 @@ class JsonSchemaLogits(LogitsProcessor):
             self._state = self._state.feed(self._texts[token])
         self._fed = len(generated)
 
-    def _allowed(self, scores: torch.Tensor) -> list[int]:
-        allowed: list[int] = []
-        order = torch.argsort(scores, descending=True).tolist()
-        for checked, token in enumerate(order):
+    def _valid(self, candidates: list[int]) -> list[int]:
+        """The first :data:`_KEEP` candidates whose text keeps the answer valid."""
+        valid: list[int] = []
+        for token in candidates:
             text = self._texts[token]
             if text and self._state.feed(text).alive:
-                allowed.append(token)
-            if len(allowed) >= _KEEP or (allowed and checked >= _CANDIDATES):
-                break
+                valid.append(token)
+                if len(valid) == _KEEP:
+                    break
+        return valid
+
+    def _allowed(self, scores: torch.Tensor) -> list[int]:
+        top = torch.topk(scores, min(_CANDIDATES, scores.shape[0])).indices.tolist()
+        allowed = self._valid(top)
+        if not allowed:
+            allowed = self._valid(torch.argsort(scores, descending=True).tolist())
         if self._state.complete:
             allowed += self._eos_ids
         return allowed
