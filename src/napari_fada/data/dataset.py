@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -32,10 +33,19 @@ from napari_fada.data.atomic import (
     write_png_atomic,
     write_text_atomic,
 )
-from napari_fada.data.formats.annotation_file import encode_annotation_file, read_annotation_file
-from napari_fada.data.formats.coco import CocoFragments, coco_fragments, render_coco
+from napari_fada.data.formats.annotation_file import (
+    AnnotationFile,
+    encode_annotation_file,
+    read_annotation_file,
+)
+from napari_fada.data.formats.coco import (
+    CocoFragments,
+    coco_entries,
+    coco_fragments,
+    render_coco,
+)
 from napari_fada.data.formats.csv_text import read_csv
-from napari_fada.data.formats.fada_jsonl import jsonl_lines
+from napari_fada.data.formats.fada_jsonl import finetune_samples, jsonl_lines
 from napari_fada.data.formats.label_png import label_mask, labels_json
 from napari_fada.data.formats.manifest import manifest_row, render_manifest
 from napari_fada.data.formats.plane_csv import plane_row, render_planes
@@ -134,14 +144,24 @@ class _Entry:
     jsonl: tuple[str, ...]
 
 
-def _entry(record: ImageRecord, proposal: Proposal, updated: str) -> _Entry:
+def _exports(record: ImageRecord, proposal: Proposal) -> dict[str, Any]:
+    """The image's entries of coco.json and fada_finetune.jsonl (the costly aggregates)."""
+    return {
+        "coco": coco_entries(record, proposal),
+        "fada_finetune": finetune_samples(record, proposal),
+    }
+
+
+def _entry(stored: AnnotationFile) -> _Entry:
+    record, proposal = stored.record, stored.proposal
+    exports = stored.exports or _exports(record, proposal)
     return _Entry(
         record=record,
         labels=frozenset(a.label for a in proposal.annotations),
-        manifest=manifest_row(record, proposal, updated),
+        manifest=manifest_row(record, proposal, stored.saved),
         plane=plane_row(record, proposal),
-        coco=coco_fragments(record, proposal),
-        jsonl=jsonl_lines(record, proposal),
+        coco=coco_fragments(exports["coco"]),
+        jsonl=jsonl_lines(exports["fada_finetune"]),
     )
 
 
@@ -223,14 +243,14 @@ class Dataset:
         order = [*(i for i in listed if i in files), *(i for i in files if i not in listed)]
         for image_id in order:
             try:
-                record, proposal, saved = read_annotation_file(files[image_id])
+                stored = read_annotation_file(files[image_id])
             except DatasetError as error:
                 self.problems.append(str(error))
                 self._unreadable.add(image_id)
                 if image_id in listed:
                     self._unreadable_rows[image_id] = listed[image_id]
                 continue
-            self._remember(_entry(record, proposal, saved))
+            self._remember(_entry(stored))
         written = manifest_path.read_text(encoding="utf-8") if manifest_path.is_file() else ""
         if self._entries and written != self._manifest_text():
             try:
@@ -260,8 +280,8 @@ class Dataset:
         path = self.root / "annotations" / f"{image_id}.json"
         if image_id not in self._entries and not path.is_file():
             return None
-        record, proposal, _ = read_annotation_file(path)
-        return record, proposal
+        stored = read_annotation_file(path)
+        return stored.record, stored.proposal
 
     def image(self, image_id: str) -> np.ndarray:
         path = self.root / "images" / f"{image_id}.png"
@@ -282,7 +302,7 @@ class Dataset:
         pixels = _storable(image, record, proposal)
         record = self._resolve(replace(record, sha256=record.sha256 or pixel_sha256(pixels)))
         proposal = self._with_annotator(proposal)
-        saved = now_iso()
+        saved_at = now_iso()
         image_id = record.image_id
         with _writing(self.root, f"the labels of {image_id}"):
             image_path = self.root / "images" / f"{image_id}.png"
@@ -291,9 +311,10 @@ class Dataset:
             write_png_atomic(self.root / "masks" / f"{image_id}.png", label_mask(proposal))
             write_text_atomic(self.root / SEGMENT_DIR / f"{image_id}.txt", segment_labels(proposal))
             write_text_atomic(self.root / DETECT_DIR / f"{image_id}.txt", detect_labels(proposal))
-            document = encode_annotation_file(record, proposal, saved)
+            exports = _exports(record, proposal)
+            document = encode_annotation_file(record, proposal, saved_at, exports)
             write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
-            self._remember(_entry(record, proposal, saved))
+            self._remember(_entry(AnnotationFile(record, proposal, saved_at, exports)))
             self._write_aggregates()
         return record
 

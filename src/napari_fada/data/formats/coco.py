@@ -85,19 +85,29 @@ def annotation_entry(
     return entry
 
 
-def _fragments_of(
+def _entries_of(
     annotations: Iterable[Annotation], record: ImageRecord, proposal: Proposal
-) -> tuple[str, ...]:
+) -> list[dict[str, Any]]:
     entries = (annotation_entry(a, record, proposal) for a in annotations)
-    return tuple(_dumps(e) for e in entries if e is not None)
+    return [e for e in entries if e is not None]
 
 
-def coco_fragments(record: ImageRecord, proposal: Proposal) -> CocoFragments:
+def coco_entries(record: ImageRecord, proposal: Proposal) -> dict[str, Any]:
+    """The image's COCO entries without numeric ids: ``image``, ``annotations``, ``rejected``."""
     rejected = [a for a in proposal.annotations if a.status == "rejected"]
+    return {
+        "image": image_entry(record, proposal),
+        "annotations": _entries_of(proposal.kept(), record, proposal),
+        "rejected": _entries_of(rejected, record, proposal),
+    }
+
+
+def coco_fragments(entries: dict[str, Any]) -> CocoFragments:
+    """:func:`coco_entries` serialized, ready for :func:`render_coco`."""
     return CocoFragments(
-        image=_dumps(image_entry(record, proposal)),
-        annotations=_fragments_of(proposal.kept(), record, proposal),
-        rejected=_fragments_of(rejected, record, proposal),
+        image=_dumps(entries["image"]),
+        annotations=tuple(_dumps(e) for e in entries["annotations"]),
+        rejected=tuple(_dumps(e) for e in entries["rejected"]),
     )
 
 

@@ -94,7 +94,5 @@ def finetune_samples(record: ImageRecord, proposal: Proposal) -> list[dict[str, 
     return samples
 
 
-def jsonl_lines(record: ImageRecord, proposal: Proposal) -> tuple[str, ...]:
-    return tuple(
-        json.dumps(s, ensure_ascii=False) + "\n" for s in finetune_samples(record, proposal)
-    )
+def jsonl_lines(samples: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
