@@ -27,6 +27,8 @@ from tests.models.tiny_hf_model import build_tiny_checkpoint
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fetal-us-samples"
 ARCHITECTURES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5")
 GREEDY = GenerationSettings(max_new_tokens=40, temperature=0.0)
+#: For what does not depend on the architecture.
+one_architecture = pytest.mark.parametrize("checkpoint", ["qwen2_5_vl"], indirect=True)
 
 
 @pytest.fixture(scope="module", params=ARCHITECTURES)
@@ -66,6 +68,7 @@ def test_classify_answers_a_plane_label(engine: HFEngine, sample_image: np.ndarr
     assert answer.prompt_tokens > context.image_tokens
 
 
+@one_architecture
 @pytest.mark.parametrize("phase", ["detect", "segment"])
 def test_constrained_answers_follow_the_schema(
     engine: HFEngine, sample_image: np.ndarray, phase: str
@@ -117,6 +120,7 @@ def test_image_is_encoded_and_prefilled_once(checkpoint: Path, sample_image: np.
     assert len(vision_calls) == 1
 
 
+@one_architecture
 def test_callback_streams_text_and_cancels(engine: HFEngine, sample_image: np.ndarray) -> None:
     context = engine.encode_image(sample_image)
     pieces: list[str] = []
@@ -136,6 +140,7 @@ def test_callback_streams_text_and_cancels(engine: HFEngine, sample_image: np.nd
     assert full.text.startswith(answer.text) and "".join(pieces) == answer.text
 
 
+@one_architecture
 def test_chat_template_of_the_checkpoint_else_chatml(engine: HFEngine) -> None:
     prefix, suffix = _chat_parts(engine.tokenizer, "<|image_pad|>")
     assert prefix.endswith("<|vision_start|><|image_pad|><|vision_end|>")
@@ -152,8 +157,6 @@ def test_chat_template_of_the_checkpoint_else_chatml(engine: HFEngine) -> None:
 
 
 # --- failures the user sees (on one architecture: the checks come before the model) -----------
-
-one_architecture = pytest.mark.parametrize("checkpoint", ["qwen2_5_vl"], indirect=True)
 
 
 def _copy_without(checkpoint: Path, target: Path, *names: str) -> Path:
