@@ -8,6 +8,7 @@ process and every ``from_pretrained`` call is ``local_files_only``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -70,9 +71,16 @@ def weight_files(folder: Path) -> list[Path]:
 
 
 def _sha256(paths: list[Path]) -> str:
+    """Hash of the files' bytes, computed once per file version in this process (GBs take s)."""
+    versions = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    return _sha256_of(versions)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_of(versions: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as stream:
+    for path, _size, _mtime in versions:
+        with open(path, "rb") as stream:
             while chunk := stream.read(1 << 22):
                 digest.update(chunk)
     return digest.hexdigest()
