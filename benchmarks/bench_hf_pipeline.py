@@ -118,51 +118,57 @@ def build(name: str, folder: Path) -> Path:
     )
 
 
+def _row(
+    name: str, prompt: str, tokens: str, prefill: str, decode: str, total: str, rate: str
+) -> None:
+    print(
+        f"  {name:<10}{prompt:>7}{tokens:>7}{prefill:>11}{decode:>10}{total:>9}{rate:>8}",
+        flush=True,
+    )
+
+
 def run(engine: HFEngine, name: str, image: np.ndarray, reuse: bool) -> Run:
+    """The four model phases, each printed as soon as it is done (a 0.8B run takes minutes)."""
     engine.reuse_image = reuse
+    print(f"\n{name}  image reuse {'ON' if reuse else 'OFF'}")
+    _row("phase", "prompt", "tokens", "prefill s", "decode s", "total s", "tok/s")
     context = engine.encode_image(image)
+    _row("encode", "", "", f"{context.encode_s:.2f}", "", f"{context.encode_s:.2f}", "")
     phases = []
     for phase, tokens in PHASE_TOKENS.items():
         settings = GenerationSettings(max_new_tokens=tokens)
         answer = engine.generate(context, task_prompt(phase, STRUCTURES), settings)
-        phases.append(
-            PhaseTiming(
-                phase,
-                answer.prompt_tokens,
-                answer.generated_tokens,
-                answer.prefill_s,
-                answer.decode_s,
-                answer.tokens_per_s,
-            )
+        timing = PhaseTiming(
+            phase,
+            answer.prompt_tokens,
+            answer.generated_tokens,
+            answer.prefill_s,
+            answer.decode_s,
+            answer.tokens_per_s,
         )
-    return Run(name, reuse, context.image_tokens, context.encode_s, phases)
+        _row(
+            phase,
+            str(timing.prompt_tokens),
+            str(timing.generated_tokens),
+            f"{timing.prefill_s:.2f}",
+            f"{timing.decode_s:.2f}",
+            f"{timing.seconds:.2f}",
+            f"{timing.tokens_per_s:.1f}",
+        )
+        phases.append(timing)
+    print(f"  {'map':<10}{'(rules, no model)':>27}")
+    result = Run(name, reuse, context.image_tokens, context.encode_s, phases)
+    print(
+        f"  pipeline {result.total_s:.2f} s = {result.total_s / result.single_phase_s:.2f} x "
+        f"one phase alone (encode + interpret, {result.single_phase_s:.2f} s); "
+        f"{result.image_tokens} image tokens"
+    )
+    return result
 
 
 def warm_up(engine: HFEngine, image: np.ndarray) -> None:
     """One short untimed answer, so that one-time setup does not count against either run."""
     engine.generate(engine.encode_image(image), "Hi", GenerationSettings(max_new_tokens=2))
-
-
-def report(result: Run) -> None:
-    print(
-        f"\n{result.model}  image reuse {'ON' if result.reuse_image else 'OFF'}  "
-        f"({result.image_tokens} image tokens)"
-    )
-    print(
-        f"  {'phase':<10}{'prompt':>7}{'tokens':>7}{'prefill s':>11}{'decode s':>10}"
-        f"{'total s':>9}{'tok/s':>8}"
-    )
-    print(f"  {'encode':<10}{'':>14}{result.encode_s:>11.2f}{'':>10}{result.encode_s:>9.2f}")
-    for p in result.phases:
-        print(
-            f"  {p.phase:<10}{p.prompt_tokens:>7}{p.generated_tokens:>7}{p.prefill_s:>11.2f}"
-            f"{p.decode_s:>10.2f}{p.seconds:>9.2f}{p.tokens_per_s:>8.1f}"
-        )
-    print(f"  {'map':<10}{'(rules, no model)':>27}")
-    print(
-        f"  pipeline {result.total_s:.2f} s = {result.total_s / result.single_phase_s:.2f} x "
-        f"one phase alone (encode + interpret, {result.single_phase_s:.2f} s)"
-    )
 
 
 def main() -> None:
@@ -171,6 +177,9 @@ def main() -> None:
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="build checkpoints here, reuse them"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     image = np.asarray(Image.open(args.image).convert("L"))
@@ -178,13 +187,14 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            folder = build(name, Path(tmp) / name)
+            folder = (args.keep or Path(tmp)) / name
+            if not (folder / "config.json").is_file():
+                build(name, folder)
             engine = HFEngine(folder, device=args.device, dtype="float32", n_threads=args.threads)
             engine.stop_at_eos = False
             warm_up(engine, image)
             for reuse in (True, False):
                 results.append(run(engine, name, image, reuse))
-                report(results[-1])
             saving = results[-1].total_s - results[-2].total_s
             print(f"  reuse saves {saving:.2f} s ({saving / results[-1].total_s:.0%})")
             engine.close()
