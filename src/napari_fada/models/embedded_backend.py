@@ -32,6 +32,8 @@ MIN_AREA_FRACTION = 2e-4
 MIN_AREA_PX = 16
 #: The structure whose outline gives head circumference, BPD, OFD and gestational age.
 BIOMETRY_STRUCTURE = "head"
+#: Structures inside another: the outer one's mask includes them (one class per pixel).
+CONTAINS: dict[str, tuple[str, ...]] = {"head": ("Brain", "CSP", "LV"), "Brain": ("CSP", "LV")}
 
 
 class EmbeddedBackend(Backend):
@@ -89,14 +91,16 @@ class EmbeddedBackend(Backend):
         if {"detect", "segment"} & set(request.phases):
             labels = probs.argmax(axis=0)
             wanted = self._wanted(request)
-            for index, name in enumerate(self.structures, start=1):
+            for name in self.structures:
                 if name in wanted:
+                    mask, probability = self._structure(name, labels, probs)
                     proposal.annotations += self._instances(
-                        labels == index, probs[index], name, "segment" in request.phases
+                        mask, probability, name, "segment" in request.phases
                     )
             if BIOMETRY_STRUCTURE in wanted and request.pixel_spacing_mm:
                 step("embedded model: head biometry", 0.9)
-                proposal.biometry = self._biometry(proposal, labels, request.pixel_spacing_mm)
+                head, _ = self._structure(BIOMETRY_STRUCTURE, labels, probs)
+                proposal.biometry = self._biometry(head, request.pixel_spacing_mm)
         timings["postprocess"] = time.perf_counter() - started
         step("embedded model: done", 1.0)
         return proposal
@@ -160,12 +164,19 @@ class EmbeddedBackend(Backend):
             )
         return found
 
-    def _biometry(
-        self, proposal: Proposal, labels: np.ndarray, spacing: tuple[float, float]
-    ) -> dict[str, float]:
+    def _structure(
+        self, name: str, labels: np.ndarray, probs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mask and probability map of ``name``. Classes are exclusive per pixel, so a structure
+        that contains others (the head around the brain) also takes their pixels."""
+        names = (name, *CONTAINS.get(name, ()))
+        indices = [1 + self.structures.index(n) for n in names if n in self.structures]
+        return np.isin(labels, indices), probs[indices].sum(axis=0)
+
+    @staticmethod
+    def _biometry(head: np.ndarray, spacing: tuple[float, float]) -> dict[str, float]:
         """HC, BPD, OFD and GA from the largest head instance's full-resolution mask."""
-        index = 1 + self.structures.index(BIOMETRY_STRUCTURE)
-        components = connected_components(labels == index, connectivity=1)
+        components = connected_components(head, connectivity=1)
         if components.max() == 0:
             return {}
         largest = 1 + int(np.bincount(components.ravel())[1:].argmax())
