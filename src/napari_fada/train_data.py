@@ -20,14 +20,15 @@ from napari_fada.data.shared_layout import ReferenceSample, iter_reference
 from napari_fada.errors import DatasetError
 from napari_fada.models.embedded_preprocess import resize_gray, resize_labels
 
-#: Structures that may be visible but unlabelled when the key is labelled (nested anatomy: the
-#: brain inside a labelled skull outline, the skull around labelled brain structures). Every
-#: other structure not labelled in an image counts as absent from it.
+#: Structures that may enclose a labelled one without being labelled themselves: the skull around
+#: labelled brain structures. Their pixels fall among the image's background, so there background
+#: stands for "background or one of these". A labelled (filled) head claims its inside, so the
+#: brain structures are simply absent from images that label only the head. Every other
+#: structure not labelled in an image counts as absent from it.
 NESTED: dict[str, tuple[str, ...]] = {
-    "head": ("Brain", "CSP", "LV"),
-    "Brain": ("head", "CSP", "LV"),
-    "CSP": ("head", "Brain", "LV"),
-    "LV": ("head", "Brain", "CSP"),
+    "Brain": ("head",),
+    "CSP": ("head", "Brain"),
+    "LV": ("head", "Brain"),
 }
 #: The fraction of groups (clips, source files) held out when a dataset names no ``val`` rows.
 VAL_FRACTION = 0.1
@@ -154,7 +155,7 @@ def _load_sample(
 
 
 def _cache_key(samples: Sequence[Sample], structures: Sequence[str], size: tuple[int, int]) -> str:
-    digest = hashlib.sha256(f"v2 {list(structures)} {size}".encode())
+    digest = hashlib.sha256(f"v2 {list(structures)} {size} {sorted(NESTED.items())}".encode())
     for sample in samples:
         reference = sample.reference
         digest.update(repr(sorted(reference.structures.items())).encode())
