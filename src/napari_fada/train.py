@@ -306,7 +306,7 @@ def run_train(args: argparse.Namespace) -> int:
         f"validation images, input {size[1]}x{size[0]}"
     )
 
-    net = weights.build().to(memory_format=torch.channels_last)
+    net = weights.build()
     before = evaluate(net, val, weights, weights.plane_temperature)
     print(f"before: {_format(before)}")
 

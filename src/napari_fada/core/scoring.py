@@ -186,13 +186,9 @@ def build_report(
         ap50=ap50,
         map50=mean(ap50.values()),
         plane_accuracy=mean(float(bool(r.plane_correct)) for r in planes),
-        plane_confusion=plane_confusion(
-            (r.plane_true or "", r.plane_predicted) for r in planes
-        ),
+        plane_confusion=plane_confusion((r.plane_true or "", r.plane_predicted) for r in planes),
         hc_mae_mm=mean_absolute_error(
-            (r.hc_predicted_mm, r.hc_reference_mm)
-            for r in results
-            if r.hc_reference_mm is not None
+            (r.hc_predicted_mm, r.hc_reference_mm) for r in results if r.hc_reference_mm is not None
         ),
         per_image=results,
         model_id=model_id,

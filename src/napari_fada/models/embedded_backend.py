@@ -42,7 +42,7 @@ class EmbeddedBackend(Backend):
     def __init__(self, weights: Path | None = None, threads: int | None = None) -> None:
         path = Path(weights) if weights is not None else SHIPPED_WEIGHTS
         self._weights = load_weights(path)
-        self._net = self._weights.build().to(memory_format=torch.channels_last)
+        self._net = self._weights.build()
         self._threads = threads or os.cpu_count() or 1
         self.info = ModelInfo(
             model_id=f"fada-embedded-{self._weights.model_version}",

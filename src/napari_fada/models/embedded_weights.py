@@ -40,9 +40,11 @@ class EmbeddedWeights:
     validation_metrics: dict[str, float] = field(default_factory=dict)
 
     def build(self) -> EmbeddedNet:
-        """The network with these weights, in eval mode."""
+        """The network with these weights, in eval mode, channels-last (faster on CPU)."""
         net = EmbeddedNet(self.net)
         net.load_state_dict(self.state_dict)
+        # torch's stubs lack the memory_format-only overload of Module.to, which exists at run time.
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return net.eval()
 
 
