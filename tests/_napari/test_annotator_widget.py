@@ -373,6 +373,26 @@ def test_same_pixels_from_another_file_reload_their_labels(
     assert {a.status for a in by_label(again).values()} == {"accepted"}
 
 
+def test_other_pixels_under_a_saved_file_name_start_without_labels(
+    make_widget, qtbot, samples_dir, tmp_path
+) -> None:
+    widget = make_widget()
+    open_sample(widget.viewer, samples_dir, "psfhs_03745")
+    propose(widget, qtbot)
+    widget.accept_all()
+    other = tmp_path / "psfhs_03745.png"  # the same name, another image
+    other.write_bytes((samples_dir / "images" / "psfhs_03744.png").read_bytes())
+    again = make_widget()
+    again.viewer.open(other, plugin="napari-fada")
+    assert again.session is None  # nothing of the other image's labels is shown
+    propose(again, qtbot)
+    again.accept_all()
+    assert again.dataset is not None
+    first = again.dataset.load("psfhs_03745")
+    assert first is not None and {a.status for a in first[1].annotations} == {"accepted"}
+    assert len(again.dataset.records()) == 2
+
+
 def test_a_folder_that_is_not_a_dataset_is_refused_clearly(make_widget, tmp_path) -> None:
     widget = make_widget()
     before = widget.dataset

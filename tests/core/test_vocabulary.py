@@ -1,3 +1,5 @@
+import pytest
+
 from napari_fada.core.vocabulary import (
     PLANE_LABELS,
     ROUTING_GROUPS,
@@ -53,3 +55,13 @@ def test_canonical_structure_fixes_case_and_separators():
     assert canonical_structure("brain") == "Brain"
     assert canonical_structure("nasal-bone") == "nasal_bone"
     assert canonical_structure("spleen") == "spleen"
+
+
+@pytest.mark.parametrize(
+    ("plane", "group"),
+    [("trans-thalamic", "brain"), ("trans-ventricular", "brain"), ("transperineal", "pelvimetry")],
+)
+def test_a_plane_named_in_words_routes_like_an_imaging_plane_phrase(plane, group):
+    found = route(plane)
+    assert found.group == group
+    assert plane in found.reason

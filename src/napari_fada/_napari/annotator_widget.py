@@ -253,8 +253,9 @@ class AnnotatorWidget(AnnotatorPanel):
     def _saved(self, record: ImageRecord) -> tuple[ImageRecord, Proposal] | None:
         if self.dataset is None:
             return None
+        # Only the same pixels carry saved labels: an image id alone may name another image.
         found = self.dataset.find_by_sha256(record.sha256)
-        return self.dataset.load(found.image_id if found else record.image_id)
+        return self.dataset.load(found.image_id) if found is not None else None
 
     def _show_proposal(self, proposal: Proposal) -> None:
         assert self.image is not None

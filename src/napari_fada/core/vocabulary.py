@@ -127,17 +127,19 @@ def route(plane_label: str | None, interpretation: Mapping[str, object] | None =
     """Choose the structure group for DETECT/SEGMENT as FADA's MAP phase does.
 
     Order: a class label that routes directly, then the interpretation's imaging plane and
-    orientation phrases, then keyword scores over all its fields, then ``body_pose``.
+    orientation phrases, then keyword scores over all its fields, then ``body_pose``. A plane
+    named in words (the embedded model's "trans-thalamic", say) is matched like those phrases.
     """
     if plane_label in PLANE_TO_GROUP:
         return Route(PLANE_TO_GROUP[plane_label], f"plane class {plane_label!r}")
     interpretation = interpretation or {}
     plane_text = _flatten_text(
-        [interpretation.get("imaging_plane"), interpretation.get("fetal_orientation")]
+        [plane_label, interpretation.get("imaging_plane"), interpretation.get("fetal_orientation")]
     ).lower()
     for pattern, group in _PLANE_PHRASES:
-        if re.search(pattern, plane_text):
-            return Route(group, f"imaging plane text matches {pattern!r}")
+        found = re.search(pattern, plane_text)
+        if found:
+            return Route(group, f"plane named {found.group(0)!r}")
     all_text = _flatten_text(interpretation).lower()
     scores = {g: sum(all_text.count(k) for k in kws) for g, kws in _GROUP_KEYWORDS.items()}
     best = max(scores, key=lambda g: scores[g])
