@@ -30,6 +30,7 @@ def test_demo_shows_the_embedded_models_proposals_on_the_head_sample(make_napari
     assert widget.backend is not None and widget.backend.model_id.startswith("fada-embedded")
     assert widget.plane_label.text().startswith("Plane: trans-thalamic")
     shapes = next(layer for layer in viewer.layers if isinstance(layer, Shapes))
+    assert shapes.name == "synthetic_head_plane shapes"  # an image with no file: its layer name
     features = shapes.features
     assert "head" in set(features["label"])
     assert set(features["source"]) == {widget.backend.model_id}

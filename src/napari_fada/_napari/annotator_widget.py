@@ -240,6 +240,7 @@ class AnnotatorWidget(AnnotatorPanel):
             pixel_spacing_mm=self.image.pixel_spacing_mm,
             clip_id=self.image.clip_id,
             frame_index=self.image.frame_index,
+            name=layer.name,
         )
         self.plane_label.setText("Plane: -")
         self.interpretation.clear()

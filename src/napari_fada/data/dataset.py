@@ -80,11 +80,13 @@ def make_record(
     pixel_spacing_mm: tuple[float, float] | None = None,
     clip_id: str | None = None,
     frame_index: int | None = None,
+    name: str | None = None,
 ) -> ImageRecord:
-    """The record of an image about to be annotated: id from the file stem (``_f00012`` for a
-    frame), sha256 of its pixels."""
+    """The record of an image about to be annotated: id from the file stem, else ``name`` (an
+    image with no file, e.g. a layer's name), else the pixels' hash; ``_f00012`` for a frame."""
     sha = pixel_sha256(image)
-    stem = _safe_name(Path(source_path).stem) if source_path else f"image_{sha[:12]}"
+    stem = Path(source_path).stem if source_path else name or f"image_{sha[:12]}"
+    stem = _safe_name(stem)
     image_id = stem if frame_index is None else f"{stem}_f{frame_index:05d}"
     return ImageRecord(
         image_id=image_id,
