@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import napari.layers
+import numpy as np
 import pytest
 from app_model.types import KeyBinding
 from napari._app_model import get_app_model
@@ -75,3 +76,17 @@ def test_key_press_on_the_canvas_reaches_the_reviewer(make_napari_viewer, qtbot,
     qt_key, modifiers = QT_KEYS[key]
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, qt_key, modifiers)
     assert recorder.calls == [REVIEW_KEYS[key][0]]
+
+
+def test_deleting_the_annotator_widget_unbinds_its_keys(make_napari_viewer, qtbot) -> None:
+    from napari_fada._napari.annotator_widget import AnnotatorWidget
+
+    viewer = make_napari_viewer()
+    widget = AnnotatorWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget)
+    assert all(coerce_keybinding(key) in viewer.keymap for key in REVIEW_KEYS)
+    viewer.window.remove_dock_widget(dock)  # napari only unparents the widget
+    with qtbot.waitSignal(widget.destroyed, timeout=5_000):
+        widget.deleteLater()
+    assert not any(coerce_keybinding(key) in viewer.keymap for key in REVIEW_KEYS)
+    viewer.add_image(np.zeros((8, 8)))  # no callback into the deleted widget

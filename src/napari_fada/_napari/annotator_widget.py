@@ -22,7 +22,7 @@ from napari_fada._napari.annotator_panel import AnnotatorPanel
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.proposal_layers import add_proposal_layers
 from napari_fada._napari.propose_worker import ProposeJob, start_load, start_propose
-from napari_fada._napari.review_keys import bind_review_keys
+from napari_fada._napari.review_keys import bind_review_keys, unbind_review_keys
 from napari_fada._napari.review_session import ReviewSession
 from napari_fada.core.geometry import box_iou
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
@@ -84,9 +84,21 @@ class AnnotatorWidget(AnnotatorPanel):
         bind_review_keys(napari_viewer, self)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
-        napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
-        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
-        napari_viewer.dims.events.current_step.connect(self._on_step)
+        connections = (
+            (napari_viewer.layers.events.inserted, self._on_layer_inserted),
+            (napari_viewer.layers.events.removed, self._on_layer_removed),
+            (napari_viewer.dims.events.current_step, self._on_step),
+        )
+        for event, slot in connections:
+            event.connect(slot)
+
+        def detach() -> None:
+            """The widget is gone: its keys and viewer callbacks must not outlive it."""
+            unbind_review_keys(napari_viewer)
+            for event, slot in connections:
+                event.disconnect(slot)
+
+        self.destroyed.connect(detach)
 
     def _connect(self) -> None:
         for button, slot in (

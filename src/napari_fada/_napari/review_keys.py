@@ -39,3 +39,9 @@ def bind_review_keys(viewer: Any, reviewer: Reviewer) -> None:
             getattr(reviewer, method)()
 
         viewer.bind_key(key, handler, overwrite=True)
+
+
+def unbind_review_keys(viewer: Any) -> None:
+    """Remove :data:`REVIEW_KEYS` from ``viewer`` (the widget they drive has closed)."""
+    for key in REVIEW_KEYS:
+        viewer.bind_key(key, None)
