@@ -1,0 +1,1 @@
+"""Reviewing a pre-labelled dataset: the queue of images, its saved position, the statistics."""
