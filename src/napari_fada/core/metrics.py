@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,6 +95,9 @@ class _ClassTally:
     scores: list[float]
     matched: list[bool]
     n_truth: int = 0
+    #: Each detection's box (in the order of ``scores``) and the true boxes no detection took.
+    boxes: list[Box] = field(default_factory=list)
+    missed: list[Box] = field(default_factory=list)
 
 
 def _match_image(
@@ -115,7 +118,9 @@ def _match_image(
             taken[best] = True
         tally.scores.append(score)
         tally.matched.append(best >= 0)
+        tally.boxes.append(box)
     tally.n_truth += len(truths)
+    tally.missed.extend(box for box, was_taken in zip(truths, taken, strict=True) if not was_taken)
 
 
 def _interpolated_ap(tally: _ClassTally) -> float:
@@ -132,6 +137,48 @@ def _interpolated_ap(tally: _ClassTally) -> float:
     return float(np.mean(sampled))
 
 
+def _tally_image(
+    prediction: Sequence[Annotation], truth: Sequence[Annotation], tallies: dict[str, _ClassTally]
+) -> None:
+    """Match one image's detections to its true boxes, class by class, into ``tallies``."""
+    labels = {a.label for a in [*prediction, *truth] if annotation_box(a) is not None}
+    for label in labels:
+        detections = [
+            (1.0 if a.score is None else float(a.score), box)
+            for a in prediction
+            if a.label == label and (box := annotation_box(a)) is not None
+        ]
+        truths = [box for a in truth if a.label == label and (box := annotation_box(a)) is not None]
+        _match_image(detections, truths, tallies.setdefault(label, _ClassTally([], [])))
+
+
+@dataclass(frozen=True)
+class DetectionMatch:
+    """One detection as AP@0.50 counts it: its class, score, box and whether it hit a true box."""
+
+    label: str
+    score: float
+    box: Box
+    matched: bool
+
+
+def detection_matches(
+    prediction: Sequence[Annotation], truth: Sequence[Annotation]
+) -> tuple[list[DetectionMatch], list[tuple[str, Box]]]:
+    """One image's detections with their outcome under :func:`detection_ap50`'s matching, and
+    the ``(label, box)`` of every true box no detection matched (false negatives)."""
+    tallies: dict[str, _ClassTally] = {}
+    _tally_image(prediction, truth, tallies)
+    detections, missed = [], []
+    for label, tally in sorted(tallies.items()):
+        detections += [
+            DetectionMatch(label, score, box, matched)
+            for score, box, matched in zip(tally.scores, tally.boxes, tally.matched, strict=True)
+        ]
+        missed += [(label, box) for box in tally.missed]
+    return detections, missed
+
+
 def detection_ap50(
     images: Iterable[tuple[Sequence[Annotation], Sequence[Annotation]]],
 ) -> dict[str, float]:
@@ -141,17 +188,7 @@ def detection_ap50(
     """
     tallies: dict[str, _ClassTally] = {}
     for prediction, truth in images:
-        labels = {a.label for a in [*prediction, *truth] if annotation_box(a) is not None}
-        for label in labels:
-            detections = [
-                (1.0 if a.score is None else float(a.score), box)
-                for a in prediction
-                if a.label == label and (box := annotation_box(a)) is not None
-            ]
-            truths = [
-                box for a in truth if a.label == label and (box := annotation_box(a)) is not None
-            ]
-            _match_image(detections, truths, tallies.setdefault(label, _ClassTally([], [])))
+        _tally_image(prediction, truth, tallies)
     return {
         label: _interpolated_ap(tally)
         for label, tally in sorted(tallies.items())
