@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,46 @@ def test_unreadable_or_foreign_settings_give_defaults(config_dir: Path):
     assert Settings.load() == Settings()
     (config_dir / "settings.json").write_text('{"annotator": "x", "unknown_key": 1}')
     assert Settings.load().annotator == "x"
+
+
+def test_model_files_are_kept_per_backend(config_dir: Path):
+    Settings(
+        backend="llama",
+        weights="/w.pt",
+        gguf_model="/m/fada.gguf",
+        mmproj="/m/mmproj.gguf",
+        hf_model="/m/fada-hf",
+        threads=2,
+        n_ctx=4096,
+        phases=["classify", "segment"],
+    ).save()
+    loaded = Settings.load()
+    assert loaded.phases == ["classify", "segment"]
+    assert loaded.backend_arguments() == {
+        "model": Path("/m/fada.gguf"),
+        "mmproj": Path("/m/mmproj.gguf"),
+        "threads": 2,
+        "n_ctx": 4096,
+    }
+    assert loaded.backend_arguments("transformers") == {"model": Path("/m/fada-hf"), "threads": 2}
+    assert loaded.backend_arguments("embedded") == {"weights": Path("/w.pt"), "threads": 2}
+    assert Settings().backend_arguments("embedded") == {}
+
+
+def test_an_old_settings_file_still_loads(config_dir: Path):
+    old = {"backend": "embedded", "weights": "/w.pt", "dataset_dir": "/d", "annotator": "ann"}
+    (config_dir / "settings.json").write_text(json.dumps(old))
+    loaded = Settings.load()
+    assert (loaded.backend, loaded.weights, loaded.dataset_dir, loaded.annotator) == (
+        "embedded",
+        "/w.pt",
+        "/d",
+        "ann",
+    )
+    assert (loaded.gguf_model, loaded.threads, loaded.phases) == (None, None, None)
+
+
+def test_values_of_the_wrong_type_are_dropped(config_dir: Path):
+    bad = {"threads": "many", "n_ctx": -5, "hf_model": 3, "phases": "all", "mmproj": "/p.gguf"}
+    (config_dir / "settings.json").write_text(json.dumps(bad))
+    assert Settings.load() == Settings(mmproj="/p.gguf")

@@ -1,24 +1,74 @@
-"""Names of the model backends a user can choose, and their lazy construction.
+"""Names of the model backends a user can choose, what each needs, and their lazy construction.
 
 Backends import heavy libraries (torch, llama_cpp, transformers); nothing is imported until a
-backend is actually loaded, so listing them stays instant and napari starts fast.
+backend is actually loaded, so listing them stays instant and napari starts fast. Each entry
+also says which files it takes and which options it understands, so the widget and the CLI can
+ask for exactly those (see :class:`ModelFile`).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from napari_fada.errors import ModelLoadError
 from napari_fada.models.base import Backend
 
-#: name -> (module, class, what it needs installed, one-line description)
-_BACKENDS: dict[str, tuple[str, str, str, str]] = {
-    "embedded": (
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file or folder a backend is constructed with.
+
+    ``argument`` is the constructor's keyword, ``setting`` the :class:`~napari_fada.settings.
+    Settings` field that remembers it, ``flag`` the CLI option (``--model``, ``--mmproj``).
+    """
+
+    argument: str
+    setting: str
+    flag: str
+    label: str
+    kind: Literal["file", "folder"]
+    suffix: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    module: str
+    class_name: str
+    requirement: str
+    description: str
+    files: tuple[ModelFile, ...]
+    #: Numeric constructor options this backend takes (``threads``, ``n_ctx``).
+    options: tuple[str, ...] = ("threads",)
+
+
+_BACKENDS: dict[str, BackendEntry] = {
+    "embedded": BackendEntry(
         "napari_fada.models.embedded_backend",
         "EmbeddedBackend",
         "torch",
         "Embedded default model (CPU, ships with the plugin)",
+        (ModelFile("weights", "weights", "model", "Weights (.pt)", "file", ".pt", required=False),),
+    ),
+    "llama": BackendEntry(
+        "napari_fada.models.llama_backend",
+        "LlamaBackend",
+        "llama-cpp-python",
+        "FADA GGUF through llama.cpp (model .gguf + mmproj .gguf)",
+        (
+            ModelFile("model", "gguf_model", "model", "Model (.gguf)", "file", ".gguf"),
+            ModelFile("mmproj", "mmproj", "mmproj", "Projector (mmproj .gguf)", "file", ".gguf"),
+        ),
+        options=("threads", "n_ctx"),
+    ),
+    "transformers": BackendEntry(
+        "napari_fada.models.hf_backend",
+        "HFBackend",
+        "transformers",
+        "FADA or another Qwen-VL checkpoint folder through transformers",
+        (ModelFile("model", "hf_model", "model", "Checkpoint folder", "folder"),),
     ),
 }
 
@@ -30,28 +80,47 @@ def available_backends() -> list[str]:
     return list(_BACKENDS)
 
 
+def _entry(name: str) -> BackendEntry:
+    if name not in _BACKENDS:
+        raise ModelLoadError(
+            f"unknown model backend {name!r}; choose one of: {', '.join(_BACKENDS)}"
+        )
+    return _BACKENDS[name]
+
+
 def describe_backend(name: str) -> str:
-    return _BACKENDS[name][3]
+    return _entry(name).description
+
+
+def backend_files(name: str) -> tuple[ModelFile, ...]:
+    """The files and folders backend ``name`` is constructed with."""
+    return _entry(name).files
+
+
+def backend_options(name: str) -> tuple[str, ...]:
+    return _entry(name).options
 
 
 def load_backend(name: str, **settings: Any) -> Backend:
     """Construct backend ``name`` with ``settings`` (e.g. ``weights=Path(...)``).
 
-    Raises ModelLoadError with an actionable message when the backend is unknown or the library
-    it needs is not installed.
+    Raises ModelLoadError with an actionable message when the backend is unknown, a file it
+    needs was not given, or the library it needs is not installed.
     """
-    if name not in _BACKENDS:
+    entry = _entry(name)
+    missing = [f.label for f in entry.files if f.required and not settings.get(f.argument)]
+    if missing:
         raise ModelLoadError(
-            f"unknown model backend {name!r}; choose one of: {', '.join(_BACKENDS)}"
+            f"the {name!r} backend needs: {', '.join(missing)}; choose them in the widget or "
+            f"with 'napari-fada settings --backend {name}' and try again"
         )
-    module_name, class_name, requirement, _ = _BACKENDS[name]
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(entry.module)
     except ImportError as exc:
         raise ModelLoadError(
-            f"the {name!r} backend needs {requirement!r}, which could not be imported ({exc}); "
-            f"install it with: pip install {requirement}"
+            f"the {name!r} backend needs {entry.requirement!r}, which could not be imported "
+            f"({exc}); install it with: pip install {entry.requirement}"
         ) from exc
-    backend_class = getattr(module, class_name)
+    backend_class = getattr(module, entry.class_name)
     backend: Backend = backend_class(**settings)
     return backend
