@@ -6,7 +6,7 @@ again resumes an interrupted import and cannot undo review work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,17 +14,12 @@ from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.data.importers.formats import labelled_images
 from napari_fada.errors import DatasetError
 
-#: Called with (images done, images in all) as an import goes.
-ImportProgress = Callable[[int, int], None]
 
-
-def import_folder(
-    source: str | Path,
-    target: str | Path,
-    annotator: str | None = None,
-    progress: ImportProgress | None = None,
-) -> Dataset:
-    """Write each image of ``source`` with its labels, as proposals, into the dataset ``target``."""
+def import_steps(
+    source: str | Path, target: str | Path, annotator: str | None = None
+) -> Iterator[tuple[int, int]]:
+    """Write each image of ``source`` with its labels, as proposals, into the dataset ``target``,
+    yielding (images done, images in all) after each."""
     source, target = Path(source).resolve(), Path(target).resolve()
     if target == source or source in target.parents:
         raise DatasetError(
@@ -42,6 +37,11 @@ def import_folder(
         )
         if dataset.find_by_sha256(record.sha256) is None:
             dataset.save(record, pixels, item.proposal(record.width, record.height))
-        if progress is not None:
-            progress(done, len(items))
-    return dataset
+        yield done, len(items)
+
+
+def import_folder(source: str | Path, target: str | Path, annotator: str | None = None) -> Dataset:
+    """:func:`import_steps` run to the end; the dataset it wrote."""
+    for _ in import_steps(source, target, annotator):
+        pass
+    return Dataset.open(Path(target), annotator=annotator)
