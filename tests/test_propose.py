@@ -6,10 +6,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from napari_fada.cli import main
 from napari_fada.data.dataset import Dataset
 from napari_fada.propose import iter_frames, propose_into
+from napari_fada.settings import Settings
 from tests.scripted_backend import ScriptedBackend
 
 
@@ -56,3 +59,37 @@ def test_folders_and_stacks_expand_into_frames(samples_dir: Path, tmp_path: Path
     assert [f.frame_index for f in clip] == [0, 1, 2]
     assert [int(f.image[0, 0]) for f in clip] == [0, 40, 80]
     assert len({f.clip_id for f in clip}) == 1
+
+
+def test_cli_proposes_with_the_transformers_backend(
+    samples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    pytest.importorskip("transformers")
+    from tests.models.tiny_hf_model import build_tiny_checkpoint
+
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path / "config"))
+    checkpoint = build_tiny_checkpoint(tmp_path / "tiny-fada-vl")
+    image = samples_dir / "images" / "hc18_010_HC.png"
+    argv = ["propose", str(image), "--out", str(tmp_path / "ds"), "--backend", "transformers"]
+    argv += ["--model", str(checkpoint), "--threads", "1", "--phases", "segment,classify"]
+    assert main([*argv, "--structures", "head"]) == 0
+    _, proposal = Dataset.open(tmp_path / "ds").load("hc18_010_HC")
+    assert proposal.model.model_id == "tiny-fada-vl"
+    assert proposal.model.backend == "transformers"
+    assert set(proposal.raw_answers) == {"classify", "map", "segment"}
+    assert '"head"' in proposal.raw_answers["map"]
+    assert proposal.plane is not None and proposal.plane.source == "tiny-fada-vl"
+    assert not (tmp_path / "config" / "settings.json").exists()  # flags are not saved
+
+
+def test_cli_propose_uses_the_saved_settings(
+    samples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path))
+    Settings(backend="llama").save()
+    image = samples_dir / "images" / "hc18_010_HC.png"
+    assert main(["propose", str(image), "--out", str(tmp_path / "ds")]) == 2
+    assert "needs: Model (.gguf), Projector (mmproj .gguf)" in capsys.readouterr().err
+    argv = ["propose", str(image), "--out", str(tmp_path / "ds"), "--backend", "transformers"]
+    assert main([*argv, "--mmproj", "p.gguf"]) == 2
+    assert "--mmproj is not used by the 'transformers' backend" in capsys.readouterr().err

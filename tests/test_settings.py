@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from napari_fada.cli import main
 from napari_fada.settings import Settings, settings_path
 
 
@@ -68,3 +69,34 @@ def test_values_of_the_wrong_type_are_dropped(config_dir: Path):
     bad = {"threads": "many", "n_ctx": -5, "hf_model": 3, "phases": "all", "mmproj": "/p.gguf"}
     (config_dir / "settings.json").write_text(json.dumps(bad))
     assert Settings.load() == Settings(mmproj="/p.gguf")
+
+
+def test_cli_settings_sets_and_prints(config_dir: Path, tmp_path: Path, capsys):
+    model = tmp_path / "fada.gguf"
+    model.write_bytes(b"GGUF")
+    argv = ["settings", "--backend", "llama", "--model", str(model), "--mmproj", "nowhere.gguf"]
+    assert main([*argv, "--threads", "2", "--n-ctx", "4096", "--phases", "segment,classify"]) == 0
+    saved = Settings.load()
+    assert (saved.backend, saved.gguf_model, saved.threads, saved.n_ctx) == (
+        "llama",
+        str(model),
+        2,
+        4096,
+    )
+    assert saved.phases == ["classify", "segment"]
+    assert saved.mmproj is not None and Path(saved.mmproj).is_absolute()
+    printed = capsys.readouterr().out
+    assert f"Model (.gguf): {model}\n" in printed
+    assert "nowhere.gguf (not found)" in printed
+    assert main(["settings"]) == 0
+    assert "saved" not in capsys.readouterr().out
+    assert Settings.load() == saved
+
+
+def test_cli_settings_refuses_bad_values(config_dir: Path, capsys):
+    with pytest.raises(SystemExit):
+        main(["settings", "--threads", "0"])
+    with pytest.raises(SystemExit):
+        main(["settings", "--phases", "classify,measure"])
+    assert "unknown phase(s) measure" in capsys.readouterr().err
+    assert not (config_dir / "settings.json").exists()

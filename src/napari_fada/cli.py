@@ -1,4 +1,4 @@
-"""The ``napari-fada`` command line: demo, propose, evaluate and train.
+"""The ``napari-fada`` command line: demo, propose, settings, evaluate and train.
 
 Each subcommand's module is imported only when that subcommand runs, so ``napari-fada --help``
 stays instant and commands that need no GUI never import napari or Qt.
@@ -27,6 +27,18 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
         "add_propose_arguments",
         "run_propose",
         "run a model on images and save its proposals into a dataset folder",
+    ),
+    "settings": (
+        "napari_fada.settings_command",
+        "add_settings_arguments",
+        "run_settings",
+        "show or set the model backend, model files, threads and phases (shared with napari)",
+    ),
+    "prelabel": (
+        "napari_fada.batch.prelabel",
+        "add_prelabel_arguments",
+        "run_prelabel",
+        "propose on whole folders and clips, resumably, on all cores or a Dask cluster",
     ),
     "evaluate": (
         "napari_fada.evaluate",

@@ -2,7 +2,9 @@
 
 ``napari-fada propose IMAGE... --out DATASET`` writes every proposal with status "proposed" into a
 dataset folder, which the napari widget then opens for accepting, editing and rejecting. A file
-that cannot be read is reported and skipped; the others are still proposed and saved.
+that cannot be read is reported and skipped; the others are still proposed and saved. The model
+options (``--backend --model --mmproj --threads --n-ctx --phases``) default to the saved settings
+(``napari-fada settings``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from napari_fada.errors import FadaError
-from napari_fada.models.base import Backend, ProposeRequest
-from napari_fada.models.registry import DEFAULT_BACKEND, available_backends, load_backend
+from napari_fada.models.base import PHASES, Backend, ProposeRequest
+from napari_fada.models.registry import load_backend
+from napari_fada.settings import Settings
+from napari_fada.settings_command import add_model_arguments, apply_model_arguments
 
 
 @dataclass
@@ -53,18 +57,15 @@ def iter_frames(path: Path) -> Iterator[Frame]:
         yield Frame(np.asarray(loaded.data), loaded.path, loaded.pixel_spacing_mm)
 
 
-def backend_settings(args: argparse.Namespace) -> dict[str, object]:
-    return {"weights": args.model} if args.model is not None else {}
-
-
 def propose_into(
     backend: Backend,
     inputs: list[Path],
     out: Path,
     structures: tuple[str, ...] | None = None,
     annotator: str | None = None,
+    phases: tuple[str, ...] = PHASES,
 ) -> tuple[int, list[str]]:
-    """Propose on every image of ``inputs`` and save into dataset ``out``.
+    """Propose on every image of ``inputs`` (running ``phases``) and save into dataset ``out``.
 
     Returns the number of images saved and one message per input that failed.
     """
@@ -76,7 +77,7 @@ def propose_into(
         try:
             for frame in iter_frames(path):
                 request = ProposeRequest(
-                    structures=structures, pixel_spacing_mm=frame.pixel_spacing_mm
+                    phases=phases, structures=structures, pixel_spacing_mm=frame.pixel_spacing_mm
                 )
                 proposal = backend.propose(frame.image, request)
                 record = make_record(
@@ -98,8 +99,7 @@ def add_propose_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs", nargs="+", type=Path, help="images, DICOM or video files, folders"
     )
     parser.add_argument("--out", required=True, type=Path, help="dataset folder to write into")
-    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=available_backends())
-    parser.add_argument("--model", type=Path, help="model weights file (default: the shipped one)")
+    add_model_arguments(parser)
     parser.add_argument(
         "--structures", nargs="+", help="structures to ask for (default: the model's routing)"
     )
@@ -107,9 +107,16 @@ def add_propose_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_propose(args: argparse.Namespace) -> int:
-    backend = load_backend(args.backend, **backend_settings(args))
+    settings = apply_model_arguments(Settings.load(), args)
+    backend = load_backend(settings.backend, **settings.backend_arguments())
     structures = tuple(args.structures) if args.structures else None
-    saved, failures = propose_into(backend, args.inputs, args.out, structures, args.annotator)
+    phases = tuple(settings.phases) if settings.phases else PHASES
+    try:
+        saved, failures = propose_into(
+            backend, args.inputs, args.out, structures, args.annotator, phases
+        )
+    finally:
+        backend.close()
     for message in failures:
         print(f"skipped {message}", file=sys.stderr)
     print(f"saved proposals for {saved} image(s) into {args.out}")

@@ -1,0 +1,110 @@
+"""``napari-fada settings``: show and set the model settings the widget and the CLI share.
+
+The model options (``--backend --model --mmproj --threads --n-ctx --phases``) are defined here
+once; ``napari-fada propose`` takes the same ones and falls back to the saved settings for
+those not given.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields, replace
+from pathlib import Path
+
+from napari_fada.errors import FadaError
+from napari_fada.models.base import PHASES
+from napari_fada.models.registry import available_backends, backend_files, describe_backend
+from napari_fada.settings import Settings, settings_path
+
+_FILE_FLAGS = ("model", "mmproj")
+_NUMBER_FLAGS = ("threads", "n_ctx")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return value
+
+
+def phase_list(text: str) -> list[str]:
+    """``"classify,segment"`` as phases in the pipeline's order; unknown names are an error."""
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in PHASES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase(s) {', '.join(unknown) or '(none given)'}: use a comma-separated "
+            f"list of {', '.join(PHASES)}"
+        )
+    return [p for p in PHASES if p in names]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model options; each defaults to the saved setting."""
+    parser.add_argument("--backend", choices=available_backends(), help="model backend")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="embedded: weights .pt; llama: model .gguf; transformers: checkpoint folder",
+    )
+    parser.add_argument("--mmproj", type=Path, help="llama: the vision projector (mmproj .gguf)")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads")
+    parser.add_argument("--n-ctx", type=positive_int, help="llama: context size in tokens")
+    parser.add_argument(
+        "--phases", type=phase_list, help=f"comma-separated phases to run ({','.join(PHASES)})"
+    )
+
+
+def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
+    """A copy of ``settings`` with the model options given on the command line."""
+    updated = replace(settings, backend=args.backend or settings.backend)
+    files = {f.flag: f for f in backend_files(updated.backend)}
+    for flag in _FILE_FLAGS:
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if flag not in files:
+            raise FadaError(
+                f"--{flag} is not used by the {updated.backend!r} backend: it takes "
+                f"{', '.join('--' + f for f in files) or 'no files'}."
+            )
+        setattr(updated, files[flag].setting, str(value.expanduser().resolve()))
+    for option in _NUMBER_FLAGS:
+        if getattr(args, option) is not None:
+            setattr(updated, option, getattr(args, option))
+    if args.phases is not None:
+        updated.phases = args.phases
+    return updated
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+
+
+def describe(settings: Settings) -> list[str]:
+    """The settings as lines for people, the chosen backend's files marked when missing."""
+    lines = [f"backend: {settings.backend} ({describe_backend(settings.backend)})"]
+    for file in backend_files(settings.backend):
+        value = getattr(settings, file.setting)
+        missing = " (not found)" if value and not Path(value).exists() else ""
+        lines.append(f"  {file.label}: {value or '(not set)'}{missing}")
+    shown = {"backend"} | {f.setting for f in backend_files(settings.backend)}
+    lines += [
+        f"{f.name}: {getattr(settings, f.name)}"
+        for f in fields(settings)
+        if f.name not in shown and getattr(settings, f.name) is not None
+    ]
+    return lines
+
+
+def run_settings(args: argparse.Namespace) -> int:
+    saved = Settings.load()
+    settings = apply_model_arguments(saved, args)
+    if settings != saved:
+        settings.save()
+        print(f"saved {settings_path()}")
+    print("\n".join(describe(settings)))
+    return 0
