@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from qtpy.QtCore import Qt
 
 from napari_fada._napari.annotator_widget import AnnotatorWidget
+from napari_fada.core.biometry import reviewed_head_biometry
 from napari_fada.core.geometry import polygon_to_mask
 from napari_fada.core.proposal import MANUAL_SOURCE, Annotation
 from napari_fada.core.vocabulary import STRUCTURES, structure_id
@@ -431,3 +432,46 @@ def test_closing_the_image_saves_and_removes_its_labels(make_widget, qtbot, samp
     record = widget.dataset.find_by_sha256(widget.record.sha256)
     saved = widget.dataset.load(record.image_id)[1]
     assert [a.status for a in saved.annotations] == ["accepted", "proposed", "proposed"]
+
+
+def test_head_biometry_is_shown_and_saved_from_the_reviewed_outline(
+    make_widget, qtbot, samples_dir
+) -> None:
+    widget = make_widget()
+    open_sample(widget.viewer, samples_dir, HEAD)
+    spacing = float(manifest_row(samples_dir, HEAD)["pixel_size_mm"])
+    assert widget.biometry.value() == pytest.approx(spacing, rel=1e-3)  # shown rounded
+    assert widget.biometry.pixel_spacing_mm() == (spacing, spacing)  # used exactly
+    propose(widget, qtbot)
+    assert widget.biometry.readout.text().startswith("HC ")
+    assert widget.biometry.readout.text().endswith("(model)")
+    widget.accept()  # the first head proposal
+    assert widget.biometry.readout.text().endswith("(reviewed head)")
+    assert widget.dataset is not None and widget.record is not None
+    saved = widget.dataset.load(widget.record.image_id)
+    assert saved is not None
+    record, proposal = saved
+    head = next(a for a in proposal.annotations if a.label == "head" and a.status == "accepted")
+    expected = reviewed_head_biometry([head], record.width, record.height, (spacing, spacing))
+    assert proposal.biometry == pytest.approx(expected)
+    assert f"HC {expected['hc_mm']:.1f} mm" in widget.biometry.readout.text()
+    rows = list(csv.DictReader((widget.dataset.root / "manifest.csv").open()))
+    assert float(rows[0]["head_circumference_mm"]) == pytest.approx(expected["hc_mm"])
+
+
+def test_a_typed_pixel_size_measures_and_is_saved(make_widget, qtbot, samples_dir) -> None:
+    widget = make_widget()
+    image = open_sample(widget.viewer, samples_dir, "psfhs_03744")
+    image.metadata["fada_pixel_spacing_mm"] = None
+    widget.show_image(image)
+    assert widget.biometry.pixel_spacing_mm() is None
+    propose(widget, qtbot)
+    assert "set the pixel size" in widget.biometry.readout.text()
+    widget.biometry.spacing.setValue(0.125)
+    widget.biometry.spacing.editingFinished.emit()
+    assert widget.biometry.readout.text().startswith("HC ")
+    widget.accept()
+    assert widget.record is not None and widget.record.pixel_spacing_mm == (0.125, 0.125)
+    assert widget.dataset is not None
+    rows = list(csv.DictReader((widget.dataset.root / "manifest.csv").open()))
+    assert rows[0]["pixel_size_mm"] == "0.125"

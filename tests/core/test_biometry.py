@@ -151,3 +151,37 @@ def test_too_little_outline_gives_no_biometry() -> None:
     mask[0, 0] = mask[0, -1] = mask[-1, 0] = mask[-1, -1] = False
     assert head_biometry(mask, (0.1, 0.1)) is None
     assert head_biometry(np.ones((50, 50), bool), (0.1, 0.1)) is None
+
+
+def _ellipse_polygon(cx: float, cy: float, a: float, b: float, n: int = 400) -> list:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return list(zip(cx + a * np.cos(t), cy + b * np.sin(t), strict=True))
+
+
+def test_reviewed_biometry_measures_only_a_kept_head_outline() -> None:
+    from napari_fada.core.biometry import ellipse_perimeter, reviewed_head_biometry
+    from napari_fada.core.proposal import Annotation
+
+    big = Annotation("head", polygon=_ellipse_polygon(200, 150, 120, 80), status="proposed")
+    small = Annotation("head", polygon=_ellipse_polygon(200, 150, 60, 40), status="accepted")
+    brain = Annotation("Brain", polygon=_ellipse_polygon(200, 150, 150, 100), status="accepted")
+    annotations = [big, small, brain]
+    spacing = (0.2, 0.2)
+    kept = reviewed_head_biometry(annotations, 400, 300, spacing)
+    assert kept["hc_mm"] == pytest.approx(ellipse_perimeter(60 * 0.2, 40 * 0.2), rel=0.02)
+    assert kept["bpd_mm"] == pytest.approx(2 * 40 * 0.2, rel=0.03)
+    assert kept["ofd_mm"] == pytest.approx(2 * 60 * 0.2, rel=0.03)
+    with_proposed = reviewed_head_biometry(
+        annotations, 400, 300, spacing, ("accepted", "proposed")
+    )
+    assert with_proposed["hc_mm"] == pytest.approx(ellipse_perimeter(24, 16), rel=0.02)
+    assert reviewed_head_biometry(annotations, 400, 300, None) == {}
+    assert reviewed_head_biometry([big], 400, 300, spacing) == {}
+
+
+def test_biometry_reads_as_a_clinician_writes_it() -> None:
+    from napari_fada.core.biometry import format_biometry
+
+    text = format_biometry({"hc_mm": 172.34, "bpd_mm": 46.07, "ofd_mm": 62.0, "ga_weeks": 20.43})
+    assert text == "HC 172.3 mm · BPD 46.1 mm · OFD 62.0 mm · GA 20w3d (Hadlock 1984)"
+    assert format_biometry({"ga_weeks": 20.97}) == "GA 21w0d (Hadlock 1984)"

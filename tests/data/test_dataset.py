@@ -66,7 +66,7 @@ def test_manifest_row_has_shared_and_extra_columns(tmp_path):
         "width": "20", "height": "10", "pixel_size_mm": "0.1", "head_circumference_mm": "61.5",
         "structures": "Brain;CRL_KP;CSP;head", "sha256": "f" * 64, "clip_id": "",
         "frame_index": "", "plane_score": "0.8", "plane_source": "fada-0.8b", "n_accepted": "4",
-        "n_rejected": "1",
+        "n_rejected": "1", "bpd_mm": "", "ofd_mm": "", "ga_weeks": "",
     }  # fmt: skip
 
 

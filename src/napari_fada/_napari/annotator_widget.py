@@ -11,19 +11,21 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from napari.layers import Image
 from napari.qt.threading import FunctionWorker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QFileDialog, QVBoxLayout
 
 from napari_fada._napari.annotator_panel import AnnotatorPanel
+from napari_fada._napari.biometry_panel import BiometryPanel
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.proposal_layers import add_proposal_layers
 from napari_fada._napari.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada._napari.review_keys import bind_review_keys, unbind_review_keys
 from napari_fada._napari.review_session import ReviewSession
+from napari_fada.core.biometry import KEPT, reviewed_head_biometry
 from napari_fada.core.geometry import box_iou
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
 from napari_fada.core.vocabulary import route
@@ -78,6 +80,9 @@ class AnnotatorWidget(AnnotatorPanel):
         self.job: ProposeJob | None = None
         self.loader: FunctionWorker | None = None
         self.settings = Settings.load()
+        self.biometry = BiometryPanel()
+        layout = cast(QVBoxLayout, self.layout())
+        layout.insertWidget(layout.indexOf(self.plane_label) + 1, self.biometry)
         self.model_combo.setCurrentText(self.settings.backend)
         self.annotator_edit.setText(self.settings.annotator or "")
         self._connect()
@@ -118,6 +123,7 @@ class AnnotatorWidget(AnnotatorPanel):
         ):
             button.clicked.connect(_ignoring_args(slot))
         self.label_combo.currentTextChanged.connect(self._on_default_label)
+        self.biometry.spacing_changed.connect(lambda _: self._guarded(self._on_spacing_changed))
         self.dataset_edit.editingFinished.connect(self._on_dataset_edited)
         self.annotator_edit.editingFinished.connect(self._remember_settings)
 
@@ -191,7 +197,7 @@ class AnnotatorWidget(AnnotatorPanel):
             return
         request = ProposeRequest(
             structures=self.structures.structures(),
-            pixel_spacing_mm=self.image.pixel_spacing_mm,
+            pixel_spacing_mm=self.biometry.pixel_spacing_mm(),
         )
         self.progress.setValue(0)
         self.propose_button.setEnabled(False)
@@ -257,6 +263,8 @@ class AnnotatorWidget(AnnotatorPanel):
         self.plane_label.setText("Plane: -")
         self.interpretation.clear()
         self.issues.clear()
+        self.biometry.set_pixel_spacing(self.image.pixel_spacing_mm)
+        self.biometry.show_biometry({}, "")
         saved = self._saved(self.record)
         if saved is not None:
             self.record, proposal = saved
@@ -290,6 +298,25 @@ class AnnotatorWidget(AnnotatorPanel):
             )
         self.interpretation.setPlainText(json.dumps(proposal.interpretation or {}, indent=1))
         self.issues.setPlainText("\n".join(proposal.issues))
+        self._show_biometry()
+
+    def _measured(self, proposal: Proposal) -> tuple[dict[str, float], str]:
+        """The reviewed head's biometry, else that of the model's head outline."""
+        size = (proposal.width, proposal.height, self.biometry.pixel_spacing_mm())
+        reviewed = reviewed_head_biometry(proposal.annotations, *size)
+        if reviewed:
+            return reviewed, "reviewed head"
+        return reviewed_head_biometry(proposal.annotations, *size, (*KEPT, "proposed")), "model"
+
+    def _show_biometry(self) -> None:
+        if self.session is not None:
+            self.biometry.show_biometry(*self._measured(self.session.to_proposal(self.annotator)))
+
+    def _on_spacing_changed(self) -> None:
+        """A typed-in pixel size becomes the image's: proposals and saves measure with it."""
+        if self.record is not None:
+            self.record = replace(self.record, pixel_spacing_mm=self.biometry.pixel_spacing_mm())
+        self._show_biometry()
 
     def _remove_layers(self) -> None:
         if self.session is None:
@@ -336,6 +363,7 @@ class AnnotatorWidget(AnnotatorPanel):
         changed = decision(self.session)
         if changed and self.autosave.isChecked():
             self.save()
+        self._show_biometry()
         return changed
 
     def accept(self) -> list[str]:
@@ -398,6 +426,10 @@ class AnnotatorWidget(AnnotatorPanel):
             self.status.setText("Choose a dataset folder to save into.")
             return False
         proposal = self.session.to_proposal(self.annotator)
+        # Only what a person confirmed is saved as measurements.
+        proposal.biometry = reviewed_head_biometry(
+            proposal.annotations, proposal.width, proposal.height, self.record.pixel_spacing_mm
+        )
         try:
             self.record = self.dataset.save(self.record, self.image.pixels, proposal)
         except FadaError as error:

@@ -10,10 +10,14 @@ mapped back to pixels for drawing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from napari_fada.core.geometry import polygon_to_mask
+from napari_fada.core.proposal import Annotation
 
 #: Points fewer than this cannot determine an ellipse (five degrees of freedom, plus one).
 MIN_BOUNDARY_POINTS = 6
@@ -183,3 +187,59 @@ def head_biometry(
             hc_mm=hc, bpd_mm=2.0 * minor, ofd_mm=2.0 * major, ga_weeks=hadlock_ga_weeks(hc)
         )
     return result
+
+
+#: The keys of Proposal.biometry, in the order they are shown.
+BIOMETRY_KEYS: tuple[str, ...] = ("hc_mm", "bpd_mm", "ofd_mm", "ga_weeks")
+#: The structure whose outline is measured (HC18's skull ellipse; FADA's "head").
+HEAD_STRUCTURE = "head"
+
+
+def biometry_values(measured: dict[str, Any] | None) -> dict[str, float]:
+    """The measurements of a :func:`head_biometry` result that are known, for Proposal.biometry."""
+    if measured is None:
+        return {}
+    return {key: float(measured[key]) for key in BIOMETRY_KEYS if measured.get(key) is not None}
+
+
+#: Statuses of the outlines a person kept.
+KEPT: tuple[str, ...] = ("accepted", "edited")
+
+
+def reviewed_head_biometry(
+    annotations: Sequence[Annotation],
+    width: int,
+    height: int,
+    pixel_spacing_mm: tuple[float, float] | None,
+    statuses: Sequence[str] = KEPT,
+) -> dict[str, float]:
+    """HC, BPD, OFD and GA of the largest head outline with one of ``statuses``.
+
+    By default only outlines a person kept count, so that what is saved with the labels is what
+    the person confirmed. Empty without such a head polygon or a pixel spacing.
+    """
+    heads = [
+        a.polygon
+        for a in annotations
+        if a.label == HEAD_STRUCTURE and a.polygon and a.status in statuses
+    ]
+    if not heads or not pixel_spacing_mm:
+        return {}
+    masks = [polygon_to_mask(polygon, width, height) for polygon in heads]
+    largest = max(masks, key=lambda mask: int(mask.sum()))
+    return biometry_values(head_biometry(largest, pixel_spacing_mm))
+
+
+def format_biometry(biometry: dict[str, float]) -> str:
+    """One line for people: ``HC 172.3 mm · BPD 46.1 mm · OFD 62.0 mm · GA 20w3d``."""
+    parts = [
+        f"{name} {biometry[key]:.1f} mm"
+        for key, name in (("hc_mm", "HC"), ("bpd_mm", "BPD"), ("ofd_mm", "OFD"))
+        if key in biometry
+    ]
+    if "ga_weeks" in biometry:
+        weeks = biometry["ga_weeks"]
+        whole, days = int(weeks), round((weeks - int(weeks)) * 7)
+        whole, days = (whole + 1, 0) if days == 7 else (whole, days)
+        parts.append(f"GA {whole}w{days}d (Hadlock 1984)")
+    return " · ".join(parts)

@@ -18,7 +18,7 @@ from skimage.measure import label as connected_components
 from skimage.measure import regionprops
 from torch.nn import functional as F
 
-from napari_fada.core.biometry import head_biometry
+from napari_fada.core.biometry import HEAD_STRUCTURE, biometry_values, head_biometry
 from napari_fada.core.geometry import mask_to_polygons
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.core.vocabulary import canonical_structure
@@ -30,8 +30,6 @@ from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, file_sha256, lo
 #: Components smaller than this fraction of the image (and than MIN_AREA_PX) are noise.
 MIN_AREA_FRACTION = 2e-4
 MIN_AREA_PX = 16
-#: The structure whose outline gives head circumference, BPD, OFD and gestational age.
-BIOMETRY_STRUCTURE = "head"
 #: Structures inside another: the outer one's mask includes them (one class per pixel).
 CONTAINS: dict[str, tuple[str, ...]] = {"head": ("Brain", "CSP", "LV"), "Brain": ("CSP", "LV")}
 
@@ -97,9 +95,9 @@ class EmbeddedBackend(Backend):
                     proposal.annotations += self._instances(
                         mask, probability, name, "segment" in request.phases
                     )
-            if BIOMETRY_STRUCTURE in wanted and request.pixel_spacing_mm:
+            if HEAD_STRUCTURE in wanted and request.pixel_spacing_mm:
                 step("embedded model: head biometry", 0.9)
-                head, _ = self._structure(BIOMETRY_STRUCTURE, labels, probs)
+                head, _ = self._structure(HEAD_STRUCTURE, labels, probs)
                 proposal.biometry = self._biometry(head, request.pixel_spacing_mm)
         timings["postprocess"] = time.perf_counter() - started
         step("embedded model: done", 1.0)
@@ -180,11 +178,7 @@ class EmbeddedBackend(Backend):
         if components.max() == 0:
             return {}
         largest = 1 + int(np.bincount(components.ravel())[1:].argmax())
-        measured = head_biometry(components == largest, spacing)
-        if measured is None:
-            return {}
-        keys = ("hc_mm", "bpd_mm", "ofd_mm", "ga_weeks")
-        return {key: float(measured[key]) for key in keys if measured.get(key) is not None}
+        return biometry_values(head_biometry(components == largest, spacing))
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:

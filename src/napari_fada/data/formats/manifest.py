@@ -14,7 +14,7 @@ SHARED_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 EXTRA_COLUMNS: tuple[str, ...] = (
     "sha256", "clip_id", "frame_index", "plane_score", "plane_source", "n_accepted",
-    "n_rejected", "updated",
+    "n_rejected", "bpd_mm", "ofd_mm", "ga_weeks", "updated",
 )  # fmt: skip
 MANIFEST_COLUMNS: tuple[str, ...] = SHARED_COLUMNS + EXTRA_COLUMNS
 
@@ -66,6 +66,9 @@ def manifest_row(record: ImageRecord, proposal: Proposal, updated: str) -> dict[
         "plane_source": plane.source if plane else None,
         "n_accepted": len(kept),
         "n_rejected": sum(1 for a in proposal.annotations if a.status == "rejected"),
+        "bpd_mm": proposal.biometry.get("bpd_mm"),
+        "ofd_mm": proposal.biometry.get("ofd_mm"),
+        "ga_weeks": proposal.biometry.get("ga_weeks"),
         "updated": updated,
     }
     return {column: _text(values[column]) for column in MANIFEST_COLUMNS}
