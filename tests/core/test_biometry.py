@@ -171,9 +171,7 @@ def test_reviewed_biometry_measures_only_a_kept_head_outline() -> None:
     assert kept["hc_mm"] == pytest.approx(ellipse_perimeter(60 * 0.2, 40 * 0.2), rel=0.02)
     assert kept["bpd_mm"] == pytest.approx(2 * 40 * 0.2, rel=0.03)
     assert kept["ofd_mm"] == pytest.approx(2 * 60 * 0.2, rel=0.03)
-    with_proposed = reviewed_head_biometry(
-        annotations, 400, 300, spacing, ("accepted", "proposed")
-    )
+    with_proposed = reviewed_head_biometry(annotations, 400, 300, spacing, ("accepted", "proposed"))
     assert with_proposed["hc_mm"] == pytest.approx(ellipse_perimeter(24, 16), rel=0.02)
     assert reviewed_head_biometry(annotations, 400, 300, None) == {}
     assert reviewed_head_biometry([big], 400, 300, spacing) == {}
