@@ -1,0 +1,194 @@
+"""``napari-fada prelabel``: propose on whole folders and clips, resumably, on many cores or a
+cluster, and save everything with status "proposed" for review in napari.
+
+The dataset is the record of what is done: a frame is skipped when the dataset already holds a
+record from the same file and frame (an earlier run, or an annotator), or the same pixels. So a
+run stopped by Ctrl-C, a crash or a kill is finished by running the same command again. Only
+this process writes the dataset, in input order; workers only read files and propose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm import tqdm
+
+from napari_fada.batch.inputs import InputFailure, expand_inputs, frame_key
+from napari_fada.batch.ordered import Submit, in_order
+from napari_fada.batch.report import RunReport, read_runs, write_report
+from napari_fada.batch.run_local import local_workers
+from napari_fada.batch.work import BackendSpec, FrameOutcome
+from napari_fada.core.proposal import now_iso
+from napari_fada.data.dataset import Dataset
+from napari_fada.errors import DatasetError
+from napari_fada.models.base import PHASES, ProposeRequest
+from napari_fada.models.registry import backend_options
+from napari_fada.propose import add_propose_arguments
+from napari_fada.settings import Settings
+from napari_fada.settings_command import apply_model_arguments
+
+#: Items queued per worker slot, so a worker never waits for the writer to hand it work.
+QUEUED_PER_SLOT = 2
+#: Exit status of a run stopped by Ctrl-C, as for any program killed by SIGINT.
+INTERRUPTED = 130
+#: How often the run's report is rewritten while it runs, so a killed run leaves one.
+REPORT_EVERY_S = 10.0
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    """Model threads for each of ``workers`` processes sharing this machine's cores."""
+    return max(1, default_workers() // max(1, workers))
+
+
+@contextmanager
+def _workers(
+    spec: BackendSpec, request: ProposeRequest, workers: int, scheduler: str | None
+) -> Iterator[tuple[Submit, int]]:
+    if scheduler is None:
+        with local_workers(spec, request, workers) as running:
+            yield running
+    else:
+        from napari_fada.batch.run_dask import dask_workers
+
+        with dask_workers(spec, request, scheduler, workers) as running:
+            yield running
+
+
+def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
+    """Save one frame's proposal, unless it failed or its pixels are already in the dataset
+    (saved from another file, perhaps reviewed: never overwritten by a proposal)."""
+    path, frame_index = outcome.key
+    if outcome.error is not None or outcome.record is None:
+        report.fail(InputFailure(path, frame_index, outcome.error or "no proposal"))
+        return
+    if dataset.find_by_sha256(outcome.record.sha256) is not None:
+        report.skipped += 1
+        return
+    assert outcome.image is not None and outcome.proposal is not None
+    try:
+        dataset.save(outcome.record, outcome.image, outcome.proposal)
+    except DatasetError as error:
+        report.fail(InputFailure(path, frame_index, str(error)))
+        return
+    report.done += 1
+    if report.model_id is None and outcome.proposal.model is not None:
+        report.model_id = outcome.proposal.model.model_id
+
+
+def prelabel(
+    inputs: Sequence[str | Path],
+    out: Path,
+    spec: BackendSpec,
+    workers: int = 1,
+    scheduler: str | None = None,
+    request: ProposeRequest | None = None,
+    annotator: str | None = None,
+    progress: bool = False,
+) -> RunReport:
+    """Propose on every frame of ``inputs`` not yet in dataset ``out`` and save the proposals.
+
+    ``scheduler`` None runs on this machine (``workers`` processes, or this one for 1); an
+    address, or ``"local"`` for a new LocalCluster of ``workers`` processes, runs on Dask.
+    Ctrl-C stops the run after the items being proposed and returns its report marked
+    ``interrupted``. The report is appended to the dataset's ``prelabel_report.json`` however
+    the run ends; a model that cannot be loaded raises ModelLoadError.
+    """
+    out = Path(out)
+    dataset = Dataset.open(out, annotator=annotator)
+    done = {frame_key(r.source_path, r.frame_index) for r in dataset.records() if r.source_path}
+    expansion = expand_inputs(inputs, done)
+    workers = max(1, min(workers, len(expansion.items)))
+    report = RunReport(
+        [str(p) for p in inputs], spec.name, workers, scheduler, skipped=expansion.skipped
+    )
+    report.total = expansion.frames
+    for failure in expansion.failures:
+        report.fail(failure)
+    earlier = read_runs(out)
+    started = last_report = time.perf_counter()
+    bar = tqdm(total=expansion.frames, unit="img", desc="prelabel", disable=not progress)
+    try:
+        if expansion.items:  # nothing to do: no model loaded, no cluster started
+            with _workers(spec, request or ProposeRequest(), workers, scheduler) as running:
+                submit, slots = running
+                for _, outcomes in in_order(expansion.items, submit, QUEUED_PER_SLOT * slots):
+                    for outcome in outcomes:
+                        _save(dataset, outcome, report)
+                    bar.update(len(outcomes))
+                    bar.set_postfix(failed=report.failed, refresh=False)
+                    if time.perf_counter() - last_report > REPORT_EVERY_S:
+                        report.seconds = time.perf_counter() - started
+                        write_report(out, report, earlier)
+                        last_report = time.perf_counter()
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - started
+        report.finished = now_iso()
+        write_report(out, report, earlier)
+    return report
+
+
+def add_prelabel_arguments(parser: argparse.ArgumentParser) -> None:
+    add_propose_arguments(parser)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="model processes on this machine, or in the LocalCluster (default: one per core); "
+        "each uses --threads threads (default: cores / workers here, 1 on Dask)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786), or 'local' for a "
+        "Dask LocalCluster of --workers processes (default: a process pool, no Dask)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def worker_spec(args: argparse.Namespace) -> tuple[BackendSpec, ProposeRequest]:
+    """The model each worker loads and what to ask it, from the command line and the saved
+    settings. Threads are per worker: ``--threads`` if given, else the cores shared out."""
+    settings = apply_model_arguments(Settings.load(), args)
+    arguments = settings.backend_arguments()
+    if "threads" in backend_options(settings.backend):
+        local = threads_per_worker(args.workers) if args.scheduler is None else 1
+        arguments["threads"] = args.threads or local
+    request = ProposeRequest(
+        phases=tuple(settings.phases) if settings.phases else PHASES,
+        structures=tuple(args.structures) if args.structures else None,
+    )
+    return BackendSpec.of(settings.backend, **arguments), request
+
+
+def run_prelabel(args: argparse.Namespace) -> int:
+    spec, request = worker_spec(args)
+    report = prelabel(
+        args.inputs,
+        args.out,
+        spec,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        request=request,
+        annotator=args.annotator,
+        progress=not args.no_progress,
+    )
+    for failure in report.failures:
+        frame = "" if failure.frame_index is None else f" frame {failure.frame_index}"
+        print(f"failed: {failure.path}{frame}: {failure.error}", file=sys.stderr)
+    print(report.summary(args.out))
+    if report.interrupted:
+        return INTERRUPTED
+    return 1 if report.failed else 0

@@ -1,0 +1,79 @@
+"""The record of a pre-labelling run: counts, speed and every failure, kept in the dataset folder.
+
+``prelabel_report.json`` in the dataset lists every run, newest last, so the failures of a run
+stay visible after a rerun. The dataset itself is the record of what is done; this file only
+says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from napari_fada.batch.inputs import InputFailure
+from napari_fada.core.proposal import now_iso
+from napari_fada.data.atomic import write_json_atomic
+
+REPORT_NAME = "prelabel_report.json"
+
+
+@dataclass
+class RunReport:
+    """One run. ``done`` frames were saved; ``skipped`` were saved before (by an earlier run, by
+    an annotator, or as the same pixels from another file); ``failed`` are in ``failures``."""
+
+    inputs: list[str]
+    backend: str
+    workers: int
+    scheduler: str | None = None
+    model_id: str | None = None
+    started: str = field(default_factory=now_iso)
+    finished: str | None = None
+    interrupted: bool = False
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[InputFailure] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def fail(self, failure: InputFailure) -> None:
+        self.failures.append(failure)
+        self.failed += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "images_per_s": round(self.images_per_s, 3)}
+
+    def summary(self, dataset: Path) -> str:
+        """The closing line(s) a person reads, with where the failures are listed."""
+        state = "interrupted" if self.interrupted else "finished"
+        text = (
+            f"prelabel {state}: {self.done} done, {self.skipped} skipped (already in the "
+            f"dataset), {self.failed} failed, {self.images_per_s:.2f} images/s "
+            f"over {self.seconds:.1f} s into {dataset}"
+        )
+        if self.failed:
+            text += f"\nfailures are listed in {dataset / REPORT_NAME}"
+        if self.interrupted:
+            text += "\nrun the same command again to finish: saved images are not proposed again"
+        return text
+
+
+def read_runs(dataset: Path) -> list[dict[str, Any]]:
+    """Earlier runs' reports; an unreadable report file gives none (it is only informational)."""
+    try:
+        runs = json.loads((dataset / REPORT_NAME).read_text(encoding="utf-8"))["runs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return runs if isinstance(runs, list) else []
+
+
+def write_report(dataset: Path, report: RunReport, earlier: list[dict[str, Any]]) -> None:
+    """Write ``earlier`` runs followed by ``report``, atomically."""
+    write_json_atomic(dataset / REPORT_NAME, {"runs": [*earlier, report.as_json()]})

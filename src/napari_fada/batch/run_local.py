@@ -1,0 +1,56 @@
+"""Run work items on this machine: in this process for one worker, else in a process pool.
+
+Worker processes are started with ``spawn`` (no torch or OpenMP state inherited through
+``fork``), load the model once each on their first item, and ignore Ctrl-C: the main process
+catches it, cancels what has not started and lets running items finish, so nothing is left
+half-done.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+
+from napari_fada.batch.inputs import WorkItem
+from napari_fada.batch.ordered import Submit
+from napari_fada.batch.work import BackendSpec, FrameOutcome, propose_item
+from napari_fada.models.base import ProposeRequest
+
+
+class _InThisProcess:
+    """A future that does its item's work in this process when its result is asked for."""
+
+    def __init__(self, item: WorkItem, spec: BackendSpec, request: ProposeRequest) -> None:
+        self._work = (item, spec, request)
+
+    def result(self) -> list[FrameOutcome]:
+        return propose_item(*self._work)
+
+    def cancel(self) -> bool:
+        return True
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def local_workers(
+    spec: BackendSpec, request: ProposeRequest, workers: int
+) -> Iterator[tuple[Submit, int]]:
+    """``(submit, slots)``: a function starting one item's work, and how many run at once."""
+    if workers <= 1:
+        yield (lambda item: _InThisProcess(item, spec, request)), 1
+        return
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_interrupts,
+    )
+    try:
+        yield (lambda item: pool.submit(propose_item, item, spec, request)), workers
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
