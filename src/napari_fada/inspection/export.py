@@ -99,7 +99,11 @@ def _summary(inspection: Inspection, cases: Sequence[InspectionCase]) -> list[Bl
     return [Heading("Models"), Table(header, tuple(rows))]
 
 
-def _case_blocks(inspection: Inspection, case: InspectionCase, picture: str) -> list[Block]:
+def case_blocks(
+    inspection: Inspection, case: InspectionCase, picture: str | None = None
+) -> list[Block]:
+    """A case's section: plane, scores per structure, its ``picture`` if given, error boxes,
+    the model's raw answer and interpretation."""
     proposal = inspection.proposal(case)
     result = case.result
     labels = sorted({*result.dice, *case.box_ap})
@@ -126,8 +130,10 @@ def _case_blocks(inspection: Inspection, case: InspectionCase, picture: str) -> 
         Heading(f"{case.image_id} — {case.model_id}", 3),
         Paragraph(plane),
         Table(("structure", "Dice", "IoU", "box AP@0.50"), scores),
-        Picture(picture, f"{case.image_id}: false positives red, false negatives cyan"),
     ]
+    if picture is not None:
+        caption = f"{case.image_id}: false positives red, false negatives cyan, both yellow"
+        blocks.append(Picture(picture, caption))
     if boxes:
         blocks.append(Table(("error box", "structure", "x0, y0, x1, y1 (px)", "score"), boxes))
     raw = "\n\n".join(f"[{phase}]\n{text}" for phase, text in proposal.raw_answers.items())
@@ -168,7 +174,7 @@ def export_report(
     for case in sorted(cases, key=InspectionCase.sort_key):
         name = f"cases/{_safe(case.model_id)}__{_safe(case.image_id)}.png"
         write_case_picture(inspection, case, folder / name)
-        blocks += _case_blocks(inspection, case, name)
+        blocks += case_blocks(inspection, case, name)
     path = folder / f"report{SUFFIX[kind]}"
     write_text_atomic(path, render_document(blocks, "Where the model fails", kind))
     return path
