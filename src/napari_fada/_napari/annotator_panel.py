@@ -18,19 +18,22 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QCollapsible
 
+from napari_fada._napari.model_picker import ModelPicker
 from napari_fada._napari.structure_picker import StructurePicker
 from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES
 
 
 class AnnotatorPanel(QWidget):
-    """Model, plane, label, dataset and annotator fields; propose, progress, review, issues."""
+    """Model, plane, label, dataset and annotator fields; propose, progress, review, issues,
+    and the model's raw answers (collapsed)."""
 
     def __init__(self, backends: list[str]) -> None:
         super().__init__()
-        self.model_combo = QComboBox()
-        self.model_combo.addItems(backends)
-        self.load_button = QPushButton("Load model")
+        self.model_picker = ModelPicker(backends)
+        self.model_combo = self.model_picker.backend_combo
+        self.load_button = self.model_picker.load_button
         self.plane_combo = QComboBox()
         self.plane_combo.addItems(PLANE_LABELS)
         self.set_plane_button = QPushButton("Set plane")
@@ -55,8 +58,12 @@ class AnnotatorPanel(QWidget):
         self.interpretation.setMaximumHeight(120)
         self.issues = QPlainTextEdit()
         self.issues.setMaximumHeight(70)
-        for box in (self.interpretation, self.issues):
+        self.raw_answers = QPlainTextEdit()
+        self.raw_answers.setMinimumHeight(160)
+        for box in (self.interpretation, self.issues, self.raw_answers):
             box.setReadOnly(True)
+        self.raw_answers_section = QCollapsible("Raw answers")
+        self.raw_answers_section.addWidget(self.raw_answers)
         self.autosave = QCheckBox("Save after each decision")
         self.autosave.setChecked(True)
         self.accept_button = QPushButton("Accept")
@@ -84,8 +91,6 @@ class AnnotatorPanel(QWidget):
 
         form = QFormLayout()
         for label, field in (
-            ("Model", self.model_combo),
-            ("", self.load_button),
             ("Plane class", self.plane_combo),
             ("", self.set_plane_button),
             ("Label", self.label_combo),
@@ -95,6 +100,7 @@ class AnnotatorPanel(QWidget):
         ):
             form.addRow(label, field)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.model_picker)
         layout.addLayout(form)
         for widget in (
             self.structures,
@@ -110,3 +116,12 @@ class AnnotatorPanel(QWidget):
         layout.addWidget(self.autosave)
         layout.addWidget(QLabel("Issues"))
         layout.addWidget(self.issues)
+        layout.addWidget(self.raw_answers_section)
+
+    def show_raw_answers(self, answers: dict[str, str], timings_s: dict[str, float]) -> None:
+        """Each phase's answer as the model wrote it, under a header with its time."""
+        parts = []
+        for phase, text in answers.items():
+            seconds = f" ({timings_s[phase]:.1f} s)" if phase in timings_s else ""
+            parts.append(f"== {phase}{seconds} ==\n{text}")
+        self.raw_answers.setPlainText("\n\n".join(parts))

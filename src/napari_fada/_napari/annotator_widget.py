@@ -83,7 +83,7 @@ class AnnotatorWidget(AnnotatorPanel):
         self.biometry = BiometryPanel()
         layout = cast(QVBoxLayout, self.layout())
         layout.insertWidget(layout.indexOf(self.plane_label) + 1, self.biometry)
-        self.model_combo.setCurrentText(self.settings.backend)
+        self.model_picker.set_from(self.settings)
         self.annotator_edit.setText(self.settings.annotator or "")
         self._connect()
         bind_review_keys(napari_viewer, self)
@@ -126,6 +126,8 @@ class AnnotatorWidget(AnnotatorPanel):
         self.biometry.spacing_changed.connect(lambda _: self._guarded(self._on_spacing_changed))
         self.dataset_edit.editingFinished.connect(self._on_dataset_edited)
         self.annotator_edit.editingFinished.connect(self._remember_settings)
+        self.model_picker.model_changed.connect(self._on_model_changed)
+        self.model_picker.phases_changed.connect(self._remember_settings)
 
     # -- feedback ----------------------------------------------------------------------------
 
@@ -151,14 +153,16 @@ class AnnotatorWidget(AnnotatorPanel):
         """Load the chosen model in a thread, then run ``then`` (e.g. the pending Propose)."""
         if self.loader is not None:
             return
-        name = self.model_combo.currentText()
-        weights = self.settings.weights if name == self.settings.backend else None
+        name = self.model_picker.backend()
+        self.model_picker.write_to(self.settings)
+        arguments = self._guarded(lambda: self.settings.backend_arguments(name))
+        if arguments is None:
+            return
         self.status.setText(f"Loading model {name}...")
 
         def loaded(backend: Backend) -> None:
             self.loader = None
             self.set_backend(backend)
-            self.settings.backend = name
             self._remember_settings()
             if then is not None:
                 then()
@@ -167,8 +171,12 @@ class AnnotatorWidget(AnnotatorPanel):
             self.loader = None
             self.report_error(error)
 
-        settings = {"weights": Path(weights)} if weights else {}
-        self.loader = start_load(name, settings, loaded, failed)
+        self.loader = start_load(name, arguments, loaded, failed)
+
+    def _on_model_changed(self) -> None:
+        """Another backend, file or thread count: the next Load or Propose loads it."""
+        self.backend = None
+        self._remember_settings()
 
     # -- proposing ---------------------------------------------------------------------------
 
@@ -196,6 +204,7 @@ class AnnotatorWidget(AnnotatorPanel):
         if self.image is None:
             return
         request = ProposeRequest(
+            phases=self.model_picker.phases(),
             structures=self.structures.structures(),
             pixel_spacing_mm=self.biometry.pixel_spacing_mm(),
         )
@@ -263,6 +272,7 @@ class AnnotatorWidget(AnnotatorPanel):
         self.plane_label.setText("Plane: -")
         self.interpretation.clear()
         self.issues.clear()
+        self.raw_answers.clear()
         self.biometry.set_pixel_spacing(self.image.pixel_spacing_mm)
         self.biometry.show_biometry({}, "")
         saved = self._saved(self.record)
@@ -298,6 +308,7 @@ class AnnotatorWidget(AnnotatorPanel):
             )
         self.interpretation.setPlainText(json.dumps(proposal.interpretation or {}, indent=1))
         self.issues.setPlainText("\n".join(proposal.issues))
+        self.show_raw_answers(proposal.raw_answers, proposal.timings_s)
         self._show_biometry()
 
     def _measured(self, proposal: Proposal) -> tuple[dict[str, float], str]:
@@ -440,6 +451,7 @@ class AnnotatorWidget(AnnotatorPanel):
 
     def _remember_settings(self) -> None:
         """Keep the model, dataset folder and annotator for the next napari session."""
+        self.model_picker.write_to(self.settings)
         self.settings.dataset_dir = str(self.dataset.root) if self.dataset else None
         self.settings.annotator = self.annotator
         self.settings.save()
