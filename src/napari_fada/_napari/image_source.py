@@ -44,10 +44,14 @@ def as_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round(scaled).astype(np.uint8)
 
 
-def current_image(viewer: Any, layer: Image) -> CurrentImage:
-    """The frame of ``layer`` in view (the whole image when it is not a stack)."""
+def current_image(viewer: Any, layer: Image, frame: int | None = None) -> CurrentImage:
+    """The frame of ``layer`` in view, or its frame ``frame`` (the whole image when it is not a
+    stack)."""
     metadata = layer.metadata
-    frame = int(viewer.dims.current_step[0]) if is_stack(layer) else None
+    if not is_stack(layer):
+        frame = None
+    elif frame is None:
+        frame = int(viewer.dims.current_step[0])
     data = layer.data[frame] if frame is not None else layer.data
     path = metadata.get("fada_path") or layer.source.path
     spacing = metadata.get("fada_pixel_spacing_mm")
