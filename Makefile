@@ -9,11 +9,13 @@ STAMP := $(VENV)/.napari-fada-installed
 setup: $(STAMP)
 
 # torch is pinned to the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# llama-cpp-python (the llama extra) comes from a wheel cache outside the repo: see the script.
+$(STAMP): pyproject.toml scripts/install-llama-cpp.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[napari,torch,hf,testing]"
+	bash scripts/install-llama-cpp.sh $(VENV)
 	touch $(STAMP)
 
 system-deps:
