@@ -142,7 +142,7 @@ def test_compare_filter_and_the_annotators_own_stepping(
 
 
 def test_a_labelled_folder_is_imported_then_reviewed(
-    make_napari_viewer, qtbot, tmp_path, samples_dir
+    make_napari_viewer, qtbot, tmp_path, samples_dir, dataset_dir
 ) -> None:
     source = tmp_path / "coco"
     (source / "images").mkdir(parents=True)
@@ -154,9 +154,14 @@ def test_a_labelled_folder_is_imported_then_reviewed(
     }
     (source / "coco.json").write_text(json.dumps(document))
     widget = open_queue(make_napari_viewer)
-    widget.open_folder(source, import_into=tmp_path / "review")
+    widget.open_folder(source, import_into=tmp_path / "coco-review")
     qtbot.waitUntil(lambda: widget.queue is not None, timeout=10_000)
     assert shown_image(widget) == "scan"
     shapes = widget.annotator.session.layers.shapes
     assert list(shapes.features["label"]) == ["pubic_symphysis"]
     assert widget.counts_label.text() == "1 images: 1 unreviewed, 0 accepted, 0 edited, 0 rejected"
+
+    widget.open_folder(dataset_dir)  # another dataset: the first one's image goes, saved there
+    images = [layer.name for layer in widget.viewer.layers if layer.name in widget.queue.items]
+    assert images == [widget.state.current] and "scan" not in widget.queue.items
+    assert [r.image_id for r in Dataset.open(tmp_path / "coco-review").records()] == ["scan"]

@@ -161,7 +161,17 @@ class ReviewQueueWidget(ReviewQueuePanel):
         else:
             self.report_error(FadaError(f"The import failed: {error!r}"))
 
+    def _leave_dataset(self) -> None:
+        """Save where the person stands and take the queue's images away (the annotator saves
+        their labels as they go, into the dataset they came from)."""
+        self.save_progress()
+        for layer in [layer for layer in self.viewer.layers if self._shows_dataset_image(layer)]:
+            self.viewer.layers.remove(layer)
+        self.queue = None
+
     def _open_dataset(self, root: Path) -> None:
+        if self.queue is not None:
+            self._leave_dataset()
         annotator = self.annotator
         annotator.open_dataset(root)
         dataset = annotator.dataset
