@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,13 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from napari_fada.augment import augment
-from napari_fada.errors import DatasetError, ModelLoadError
+from napari_fada.errors import Cancelled, DatasetError, ModelLoadError
+from napari_fada.models.base import CancelToken
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
 from napari_fada.models.embedded_weights import EmbeddedWeights, load_weights, save_weights
 from napari_fada.train_data import Arrays, Sample, load_arrays, read_dataset, split_samples
+from napari_fada.train_options import TrainOptions, TrainProgress, TrainResult
 
 DEFAULT_STRUCTURES = ("head", "fetal_head", "pubic_symphysis", "Brain", "CSP", "LV")
 DEFAULT_PLANES = ("trans-thalamic", "transperineal", "trans-ventricular")
@@ -59,55 +61,59 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue from the checkpoint <out>.ckpt of an interrupted run",
     )
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=TrainOptions.default("epochs"))
     parser.add_argument(
         "--minutes",
         type=float,
         help="time budget: the schedule anneals by the clock and training ends on time",
     )
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=TrainOptions.default("batch_size"))
+    parser.add_argument(
+        "--lr", type=float, default=TrainOptions.default("lr"), help="peak learning rate"
+    )
     parser.add_argument(
         "--size",
         type=int,
-        default=160,
+        default=TrainOptions.default("size"),
         help="input side in pixels for a new model (multiple of 16)",
     )
     parser.add_argument(
         "--patience",
         type=int,
-        default=4,
+        default=TrainOptions.default("patience"),
         help="stop after this many epochs without a better validation score",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=TrainOptions.default("seed"))
+    parser.add_argument("--threads", type=int, default=TrainOptions.default("threads"))
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path(os.environ.get("TMPDIR", "/tmp")) / "napari-fada-cache",
+        default=TrainOptions.default("cache_dir"),
         help="where resized training arrays are cached",
     )
 
 
-def _initial_weights(args: argparse.Namespace) -> EmbeddedWeights:
-    if args.init is not None:
-        return load_weights(args.init)
-    if args.size % _DIVISOR or args.size < _DIVISOR:
-        raise DatasetError(f"--size must be a positive multiple of {_DIVISOR}, got {args.size}")
+def _initial_weights(options: TrainOptions) -> EmbeddedWeights:
+    if options.init is not None:
+        return load_weights(options.init)
+    if options.size % _DIVISOR or options.size < _DIVISOR:
+        raise DatasetError(
+            f"the input size (--size) must be a positive multiple of {_DIVISOR}, got {options.size}"
+        )
     net = NetConfig(num_structures=len(DEFAULT_STRUCTURES), num_planes=len(DEFAULT_PLANES))
-    torch.manual_seed(args.seed)
+    torch.manual_seed(options.seed)
     return EmbeddedWeights(
         net=net,
         structures=DEFAULT_STRUCTURES,
         planes=DEFAULT_PLANES,
-        preprocess=PreprocessConfig(size=(args.size, args.size)),
+        preprocess=PreprocessConfig(size=(options.size, options.size)),
         state_dict=EmbeddedNet(net).state_dict(),
     )
 
 
-def _read_all(args: argparse.Namespace, weights: EmbeddedWeights) -> tuple[list[Sample], ...]:
+def _read_all(options: TrainOptions, weights: EmbeddedWeights) -> tuple[list[Sample], ...]:
     samples: list[Sample] = []
-    for folder in args.data:
+    for folder in options.data:
         samples += read_dataset(folder, weights.planes)
     return split_samples(samples)
 
@@ -284,43 +290,59 @@ def _format(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
 
 
-def _checkpoint_path(out: Path) -> Path:
-    return out.with_name(out.name + ".ckpt")
+def _ignore(_: TrainProgress) -> None:
+    """The default progress callback."""
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Train as ``args`` says; returns the exit code. Raises DatasetError / ModelLoadError."""
-    torch.set_num_threads(max(1, args.threads))
-    weights = _initial_weights(args)
-    train_samples, val_samples = _read_all(args, weights)
+def train_model(
+    options: TrainOptions,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> TrainResult:
+    """Train as ``options`` say and write the weights file; ``on_progress`` is called (in this
+    thread) after every step and epoch.
+
+    Raises DatasetError / ModelLoadError for bad data or weights, and Cancelled when ``cancel``
+    is set: the run stops before its next step and leaves a checkpoint to resume from.
+    """
+    emit = on_progress or _ignore
+    cancel = cancel or CancelToken()
+    torch.set_num_threads(max(1, options.threads))
+    weights = _initial_weights(options)
+    train_samples, val_samples = _read_all(options, weights)
     num_classes = 1 + len(weights.structures)
     size = weights.preprocess.size
-    train = _tensors(load_arrays(train_samples, weights.structures, size, args.cache_dir))
+    train = _tensors(load_arrays(train_samples, weights.structures, size, options.cache_dir))
     val = (
-        _tensors(load_arrays(val_samples, weights.structures, size, args.cache_dir))
+        _tensors(load_arrays(val_samples, weights.structures, size, options.cache_dir))
         if val_samples
         else train
     )
-    print(
-        f"{len(train_samples)} training images, {len(val_samples) or len(train_samples)} "
-        f"validation images, input {size[1]}x{size[0]}"
+    cancel.raise_if_cancelled()
+    emit(
+        TrainProgress(
+            "info",
+            f"{len(train_samples)} training images, {len(val_samples) or len(train_samples)} "
+            f"validation images, input {size[1]}x{size[0]}",
+        )
     )
 
     net = weights.build()
     before = evaluate(net, val, weights, weights.plane_temperature)
-    print(f"before: {_format(before)}")
+    emit(TrainProgress("info", f"before: {_format(before)}", metrics=before))
 
-    steps_per_epoch = max(1, len(train_samples) // args.batch_size)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    generator = torch.Generator().manual_seed(args.seed)
+    steps_per_epoch = max(1, len(train_samples) // options.batch_size)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(options.seed)
     state: dict[str, Any] = {
         "epoch": 0, "step": 0, "seconds": 0.0, "best_score": -1.0, "best_state": None, "stale": 0,
     }  # fmt: skip
-    checkpoint = _checkpoint_path(args.out)
+    checkpoint = options.checkpoint
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    if args.resume:
+    if options.resume:
         state = _restore(checkpoint, net, optimizer, generator)
-    schedule = Schedule(args.lr, args.epochs * steps_per_epoch, args.minutes, state)
+        emit(TrainProgress("info", f"resumed after epoch {state['epoch']}", epoch=state["epoch"]))
+    schedule = Schedule(options.lr, options.epochs * steps_per_epoch, options.minutes, state)
 
     class_weights = _class_weights(train["masks"], num_classes)
     plane_weights = _plane_weights(train["planes"], len(weights.planes))
@@ -328,17 +350,22 @@ def run_train(args: argparse.Namespace) -> int:
     mirror_ok = torch.tensor(
         [s.plane >= 0 and weights.planes[s.plane] in MIRRORED_PLANES for s in train_samples]
     )
-    while not schedule.done() and state["stale"] < args.patience:
+    while not schedule.done() and state["stale"] < options.patience:
         started = time.monotonic()
         net.train()
-        order = torch.multinomial(
-            draw_weights, steps_per_epoch * args.batch_size, replacement=True, generator=generator
-        )
+        draws = steps_per_epoch * options.batch_size
+        order = torch.multinomial(draw_weights, draws, replacement=True, generator=generator)
         losses = []
-        bar = tqdm(order.split(args.batch_size), desc=f"epoch {state['epoch'] + 1}")
-        for rows in bar:
+        for rows in order.split(options.batch_size):
             if schedule.done():
                 break
+            if cancel.cancelled:
+                state["seconds"] = schedule.elapsed()
+                _save_checkpoint(checkpoint, net, optimizer, generator, state)
+                raise Cancelled(
+                    f"training cancelled at step {state['step']}; {checkpoint} keeps the run: "
+                    "train again with resume to continue it"
+                )
             images, masks = augment(
                 train["images"][rows, None].float() / 255.0,
                 train["masks"][rows],
@@ -355,7 +382,16 @@ def run_train(args: argparse.Namespace) -> int:
             optimizer.step()
             state["step"] += 1
             losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            emit(
+                TrainProgress(
+                    "step",
+                    epoch=state["epoch"] + 1,
+                    step=state["step"],
+                    steps_per_epoch=steps_per_epoch,
+                    fraction=min(1.0, schedule.progress()),
+                    loss=float(np.mean(losses[-20:])),
+                )
+            )
         metrics = evaluate(net, val, weights)
         state["epoch"] += 1
         improved = metrics["score"] > state["best_score"]
@@ -366,11 +402,19 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             state["stale"] += 1
         state["seconds"] = schedule.elapsed()
-        print(
-            f"epoch {state['epoch']}: loss={np.mean(losses):.4f} {_format(metrics)} "
-            f"({time.monotonic() - started:.0f} s, step {state['step']}, "
-            f"lr {optimizer.param_groups[0]['lr']:.2e}){' best' if improved else ''}",
-            flush=True,
+        emit(
+            TrainProgress(
+                "epoch",
+                f"epoch {state['epoch']}: loss={np.mean(losses):.4f} {_format(metrics)} "
+                f"({time.monotonic() - started:.0f} s, step {state['step']}, "
+                f"lr {optimizer.param_groups[0]['lr']:.2e}){' best' if improved else ''}",
+                epoch=state["epoch"],
+                step=state["step"],
+                steps_per_epoch=steps_per_epoch,
+                fraction=min(1.0, schedule.progress()),
+                loss=float(np.mean(losses)),
+                metrics=metrics,
+            )
         )
         _save_checkpoint(checkpoint, net, optimizer, generator, state)
 
@@ -378,16 +422,61 @@ def run_train(args: argparse.Namespace) -> int:
     _, plane_logits = predict(net, val, weights.preprocess)
     temperature = fit_temperature(plane_logits, val["planes"])
     after = evaluate(net, val, weights, temperature)
-    print(f"after:  {_format(after)}  plane_temperature={temperature:.3f}")
+    emit(
+        TrainProgress(
+            "info", f"after:  {_format(after)}  plane_temperature={temperature:.3f}", metrics=after
+        )
+    )
     weights.state_dict = net.state_dict()
     weights.plane_temperature = temperature
     weights.validation_metrics = after
     weights.training_data = (
         f"{len(train_samples)} training / {len(val_samples)} validation images from "
-        + ", ".join(str(Path(d).resolve()) for d in args.data)
+        + ", ".join(str(Path(d).resolve()) for d in options.data)
     )
-    save_weights(weights, args.out)
-    print(f"wrote {args.out}")
+    save_weights(weights, options.out)
+    return TrainResult(
+        out=options.out,
+        before=before,
+        after=after,
+        epochs=state["epoch"],
+        steps=state["step"],
+        n_train=len(train_samples),
+        n_val=len(val_samples),
+        plane_temperature=temperature,
+    )
+
+
+class _TerminalProgress:
+    """The CLI's view of a run: a tqdm bar per epoch and the log lines printed."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm[Any] | None = None
+
+    def __call__(self, event: TrainProgress) -> None:
+        if event.stage == "step":
+            if self.bar is None:
+                self.bar = tqdm(total=event.steps_per_epoch, desc=f"epoch {event.epoch}")
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{event.loss:.3f}")
+            return
+        self.close()
+        print(event.message, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train as ``args`` say; returns the exit code. Raises DatasetError / ModelLoadError."""
+    terminal = _TerminalProgress()
+    try:
+        result = train_model(TrainOptions.from_args(args), terminal)
+    finally:
+        terminal.close()
+    print(f"wrote {result.out}")
     return 0
 
 
@@ -426,5 +515,4 @@ def _restore(
         raise ModelLoadError(
             f"cannot resume from {path} ({exc}); delete it and train without --resume"
         ) from None
-    print(f"resumed after epoch {payload['state']['epoch']}")
     return payload["state"]
