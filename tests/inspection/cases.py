@@ -55,11 +55,11 @@ def prediction(
 
 
 def memory_inspection(references: list[Reference], source: str = "synthetic") -> Inspection:
-    """An inspection over in-memory references, each image a gradient."""
-    image = np.tile(np.arange(WIDTH, dtype=np.uint8) * 6, (HEIGHT, 1))
+    """An inspection over in-memory references, each image a different gradient."""
+    gradient = np.tile(np.arange(WIDTH, dtype=np.uint8) * 6, (HEIGHT, 1))
     items = {
-        r.image_id: DatasetItem(r.image_id, None, lambda r=r: r, lambda: image.copy())
-        for r in references
+        r.image_id: DatasetItem(r.image_id, None, lambda r=r: r, lambda i=i: gradient + i)
+        for i, r in enumerate(references)
     }
     return Inspection(Path("memory"), items, {r.image_id: source for r in references})
 
