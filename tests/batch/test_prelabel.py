@@ -1,0 +1,92 @@
+"""Pre-labelling runs with the embedded model: failures isolated and reported, reruns redo
+nothing, clips give one record per frame, reviewed work is never overwritten."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from napari_fada.batch.prelabel import prelabel
+from napari_fada.batch.report import REPORT_NAME
+from napari_fada.cli import main
+from napari_fada.data.dataset import Dataset
+from tests.batch.conftest import CLIP_FRAMES, EMBEDDED, SMALL_IMAGES
+
+
+def _mtimes(dataset: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (dataset / "annotations").glob("*.json")}
+
+
+def test_a_corrupt_file_is_reported_and_a_rerun_proposes_nothing_twice(
+    images_folder: Path, tmp_path: Path
+):
+    out = tmp_path / "ds"
+    report = prelabel([images_folder], out, EMBEDDED)
+    assert (report.done, report.skipped, report.failed) == (4, 0, 1)
+    assert [Path(f.path).name for f in report.failures] == ["broken.png"]
+    dataset = Dataset.open(out)
+    assert sorted(r.image_id for r in dataset.records()) == [Path(n).stem for n in SMALL_IMAGES]
+    for record in dataset.records():
+        _, proposal = dataset.load(record.image_id) or pytest.fail("not saved")
+        assert proposal.annotations and {a.status for a in proposal.annotations} == {"proposed"}
+        assert proposal.plane is not None
+    before = _mtimes(out)
+
+    again = prelabel([images_folder], out, EMBEDDED)
+    assert (again.done, again.skipped, again.failed) == (0, 4, 1)
+    assert _mtimes(out) == before
+    runs = json.loads((out / REPORT_NAME).read_text())["runs"]
+    assert [run["done"] for run in runs] == [4, 0]
+    assert all(Path(run["failures"][0]["path"]).name == "broken.png" for run in runs)
+    assert "truncated" in runs[0]["failures"][0]["error"]
+
+
+@pytest.mark.parametrize("clip_fixture", ["cine_dicom", "cine_tiff"])
+def test_every_frame_of_a_clip_is_a_record_with_its_clip_id_and_index(
+    clip_fixture: str, request: pytest.FixtureRequest, tmp_path: Path
+):
+    clip: Path = request.getfixturevalue(clip_fixture)
+    report = prelabel([clip], tmp_path / "ds", EMBEDDED)
+    assert (report.done, report.failed) == (CLIP_FRAMES, 0)
+    records = Dataset.open(tmp_path / "ds").records()
+    assert [r.frame_index for r in records] == list(range(CLIP_FRAMES))
+    assert [r.image_id for r in records] == [f"sweep_f{i:05d}" for i in range(CLIP_FRAMES)]
+    assert len({r.clip_id for r in records}) == 1 and records[0].clip_id
+    assert {r.source_path for r in records} == {str(clip.resolve())}
+    assert len({r.sha256 for r in records}) == CLIP_FRAMES
+
+
+def test_the_same_pixels_from_another_file_never_overwrite_reviewed_labels(
+    images_folder: Path, tmp_path: Path
+):
+    out = tmp_path / "ds"
+    first = images_folder / SMALL_IMAGES[0]
+    prelabel([first], out, EMBEDDED)
+    dataset = Dataset.open(out)
+    record, proposal = dataset.load(first.stem) or pytest.fail("not saved")
+    reviewed = [a.with_status("accepted", "ana") for a in proposal.annotations]
+    dataset.save(record, dataset.image(first.stem), replace(proposal, annotations=reviewed))
+    copy = tmp_path / "renamed_copy.png"
+    copy.write_bytes(first.read_bytes())
+
+    report = prelabel([copy], out, EMBEDDED)
+    assert (report.done, report.skipped) == (0, 1)
+    _, kept = Dataset.open(out).load(first.stem) or pytest.fail("lost")
+    assert {a.status for a in kept.annotations} == {"accepted"}
+
+
+def test_the_command_prints_failures_and_a_summary(
+    images_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "ds"
+    args = ["prelabel", str(images_folder), "--out", str(out), "--workers", "1", "--no-progress"]
+    assert main(args) == 1
+    printed = capsys.readouterr()
+    assert "broken.png" in printed.err
+    assert "4 done, 0 skipped" in printed.out and "1 failed" in printed.out
+    assert "images/s" in printed.out
+    assert main(args) == 1
+    assert "0 done, 4 skipped" in capsys.readouterr().out
