@@ -119,6 +119,7 @@ def test_compare_filter_and_the_annotators_own_stepping(
     widget.open_folder(dataset_dir)
     assert widget.queue is not None
     widget.compare_with(samples_dir)  # the labels the dataset was imported from: all agree
+    qtbot.waitUntil(lambda: widget.comparer is None, timeout=20_000)
     assert widget.order_combo.currentData() == "disagreement"
     cells = {widget.table.item(r, 3).text() for r in range(widget.table.rowCount())}
     assert cells == {"0.00"}
@@ -135,6 +136,7 @@ def test_compare_filter_and_the_annotators_own_stepping(
     widget.viewer.close()
 
     widget = open_queue(make_napari_viewer)  # order, filter and comparison come back
+    qtbot.waitUntil(lambda: widget.comparer is None, timeout=20_000)
     assert widget.state.compare_to == str(samples_dir)
     assert widget.filter_combo.currentText() == "unreviewed"
     assert widget.order_combo.currentData() == "disagreement"

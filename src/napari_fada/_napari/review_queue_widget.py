@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from napari.layers import Image
-from napari.qt.threading import GeneratorWorker
+from napari.qt.threading import FunctionWorker, GeneratorWorker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QHideEvent
@@ -26,7 +26,7 @@ from napari_fada._napari.review_queue_panel import ALL_STATUSES, ReviewQueuePane
 from napari_fada.data.importers.formats import is_dataset
 from napari_fada.data.importers.to_dataset import import_steps
 from napari_fada.errors import DatasetError, FadaError
-from napari_fada.review.compare import load_comparison
+from napari_fada.review.compare import Comparison, load_comparison
 from napari_fada.review.queue import IMAGE_STATUSES, QueueItem, ReviewQueue
 from napari_fada.review.state import STATE_FILE, ReviewState
 from napari_fada.settings import Settings
@@ -68,6 +68,7 @@ class ReviewQueueWidget(ReviewQueuePanel):
         self.state = ReviewState()
         self.shown: list[QueueItem] = []
         self.importer: GeneratorWorker | None = None
+        self.comparer: FunctionWorker | None = None
         self._saved_at: float | None = None
         self._connect()
         for key, (method, _) in QUEUE_KEYS.items():
@@ -95,9 +96,10 @@ class ReviewQueueWidget(ReviewQueuePanel):
 
         return handler
 
-    def report_error(self, error: FadaError) -> None:
-        self.status.setText(str(error))
-        show_error(str(error))
+    def report_error(self, error: BaseException) -> None:
+        message = str(error) if isinstance(error, FadaError) else f"unexpected error: {error!r}"
+        self.status.setText(message)
+        show_error(message)
 
     # -- the annotator -----------------------------------------------------------------------
 
@@ -140,7 +142,7 @@ class ReviewQueueWidget(ReviewQueuePanel):
         worker.yielded.connect(self._on_import_progress)
         worker.finished.connect(self._on_import_finished)
         worker.returned.connect(lambda _: self._open_dataset(target))
-        worker.errored.connect(self._on_import_failed)
+        worker.errored.connect(self.report_error)
         self.importer = worker
         worker.start()
 
@@ -153,13 +155,6 @@ class ReviewQueueWidget(ReviewQueuePanel):
     def _on_import_finished(self) -> None:
         self.importer = None
         self.progress.setVisible(False)
-
-    def _on_import_failed(self, error: BaseException) -> None:
-        self.importer = None
-        if isinstance(error, FadaError):
-            self.report_error(error)
-        else:
-            self.report_error(FadaError(f"The import failed: {error!r}"))
 
     def _leave_dataset(self) -> None:
         """Save where the person stands and take the queue's images away (the annotator saves
@@ -181,46 +176,77 @@ class ReviewQueueWidget(ReviewQueuePanel):
         self.state = ReviewState.load(root)
         self.folder_edit.setText(str(root))
         self.compare_edit.setText(self.state.compare_to or "")
-        if self.state.compare_to:
-            self._compare(Path(self.state.compare_to))
-        for combo in (self.order_combo, self.filter_combo):
-            combo.blockSignals(True)
-        self.order_combo.setCurrentIndex(max(self.order_combo.findData(self.state.order), 0))
-        self.filter_combo.setCurrentText(self.state.status_filter or ALL_STATUSES)
-        for combo in (self.order_combo, self.filter_combo):
-            combo.blockSignals(False)
+        self._show_view_state()
         self.refresh_view()
         current = self.state.current
         if current in self.queue.items:
             self.show_item(current)
         else:
             self.next_unreviewed()
+        if self.state.compare_to:
+            self.compare_with(self.state.compare_to, order_by_it=False)
 
     def choose_comparison(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Labels to compare with")
         if folder:
             self.compare_with(folder)
 
-    def compare_with(self, folder: str | Path) -> None:
-        """Order by disagreement with ``folder``'s labels (another model's, or existing ones)."""
+    def compare_with(self, folder: str | Path, order_by_it: bool = True) -> None:
+        """Compare with ``folder``'s labels (another model's, or existing ones) in a worker
+        thread, then order by disagreement unless ``order_by_it`` is False."""
         if self.queue is None:
             self.status.setText("Open a folder to review first.")
             return
-        if self._compare(Path(folder)):
-            self.order_combo.setCurrentIndex(self.order_combo.findData("disagreement"))
-            self._save_state()
-            self.refresh_view()
+        if self.comparer is not None:
+            return
+        queue, folder = self.queue, Path(folder)
 
-    def _compare(self, folder: Path) -> bool:
+        def work() -> tuple[Comparison, dict[str, QueueItem]]:
+            comparison = load_comparison(folder)
+            return comparison, queue.compared(comparison)
+
+        def done(result: tuple[Comparison, dict[str, QueueItem]]) -> None:
+            if queue is self.queue:  # else another folder was opened meanwhile
+                self._on_compared(folder, *result, order_by_it=order_by_it)
+
+        self.status.setText(f"Comparing with {folder}...")
+        worker = FunctionWorker(work)
+        worker.returned.connect(done)
+        worker.errored.connect(self.report_error)
+        worker.finished.connect(self._on_compare_finished)
+        self.comparer = worker
+        worker.start()
+
+    def _on_compare_finished(self) -> None:
+        self.comparer = None
+
+    def _on_compared(
+        self,
+        folder: Path,
+        comparison: Comparison,
+        compared: dict[str, QueueItem],
+        order_by_it: bool,
+    ) -> None:
         assert self.queue is not None
-        try:
-            self.queue.compare_with(load_comparison(folder))
-        except FadaError as error:
-            self.report_error(error)
-            return False
+        self.queue.compare_with(comparison, compared)
+        self._refresh_current()  # it may have been saved meanwhile
         self.state.compare_to = str(folder)
         self.compare_edit.setText(str(folder))
-        return True
+        if order_by_it:
+            self.state.order = "disagreement"
+            self._show_view_state()
+        self._save_state()
+        self.refresh_view()
+        self.status.setText(f"Compared with {len(comparison)} labelled images of {folder}")
+
+    def _show_view_state(self) -> None:
+        """Set the order and filter boxes to the state's, without treating that as a choice."""
+        for combo in (self.order_combo, self.filter_combo):
+            combo.blockSignals(True)
+        self.order_combo.setCurrentIndex(max(self.order_combo.findData(self.state.order), 0))
+        self.filter_combo.setCurrentText(self.state.status_filter or ALL_STATUSES)
+        for combo in (self.order_combo, self.filter_combo):
+            combo.blockSignals(False)
 
     # -- the table ---------------------------------------------------------------------------
 

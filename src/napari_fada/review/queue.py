@@ -96,28 +96,41 @@ class ReviewQueue:
             if record.image_id not in self.items:
                 self.refresh(record.image_id)
 
-    def refresh(self, image_id: str) -> QueueItem | None:
-        """Re-read one image's labels (DatasetError when its file is corrupt)."""
+    def _read(self, image_id: str, comparison: Comparison | None) -> QueueItem | None:
         loaded = self.dataset.load(image_id)
         if loaded is None:
-            self.items.pop(image_id, None)
             return None
         record, proposal = loaded
-        other = self.comparison.find(record) if self.comparison is not None else None
-        item = QueueItem(
+        other = comparison.find(record) if comparison is not None else None
+        return QueueItem(
             image_id=image_id,
             status=image_status(proposal),
             confidence=model_confidence(proposal),
             disagreement=disagreement(proposal, other) if other is not None else None,
             stats=image_stats(proposal),
         )
-        self.items[image_id] = item
+
+    def refresh(self, image_id: str) -> QueueItem | None:
+        """Re-read one image's labels (DatasetError when its file is corrupt)."""
+        item = self._read(image_id, self.comparison)
+        if item is None:
+            self.items.pop(image_id, None)
+        else:
+            self.items[image_id] = item
         return item
 
-    def compare_with(self, comparison: Comparison | None) -> None:
+    def compared(self, comparison: Comparison | None) -> dict[str, QueueItem]:
+        """The items as compared with ``comparison``, without changing the queue: only reads
+        files, so a worker thread may run it while the person works."""
+        read = ((image_id, self._read(image_id, comparison)) for image_id in list(self.items))
+        return {image_id: item for image_id, item in read if item is not None}
+
+    def compare_with(
+        self, comparison: Comparison | None, compared: dict[str, QueueItem] | None = None
+    ) -> None:
+        """Compare with ``comparison`` from now on; ``compared`` is what :meth:`compared` gave."""
         self.comparison = comparison
-        for image_id in list(self.items):
-            self.refresh(image_id)
+        self.items.update(compared if compared is not None else self.compared(comparison))
 
     def view(self, order: SortOrder, status: ImageStatus | None = None) -> list[QueueItem]:
         items = self.items.values()
