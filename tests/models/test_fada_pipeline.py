@@ -200,6 +200,8 @@ def test_bad_images_and_phases_are_clear_errors() -> None:
         pipeline.propose(np.zeros((4, 64, 64), np.uint8))
     with pytest.raises(FadaError, match="'measure'"):
         pipeline.propose(_image(), ProposeRequest(phases=("classify", "measure")))
+    with pytest.raises(FadaError, match="No phase chosen"):
+        pipeline.propose(_image(), ProposeRequest(phases=()))
 
 
 def test_cancel_during_generation_stops_that_phase_and_the_rest() -> None:

@@ -183,6 +183,8 @@ class FadaPipeline(Backend):
         if unknown:
             named = ", ".join(map(repr, unknown))
             raise FadaError(f"Unknown phase(s) {named}: choose from {', '.join(PHASES)}.")
+        if not request.phases:
+            raise FadaError(f"No phase chosen: tick at least one of {', '.join(PHASES)}.")
         resized = model_input(image)
         height, width = np.asarray(image).shape[:2]
         run = _Run(
