@@ -54,7 +54,7 @@ _QWEN_IMAGE_BLOCK = "<|vision_start|><|image_pad|><|vision_end|>"
 _CHATML_PREFIX = "<|im_start|>user\n{media}"
 _CHATML_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
 
-#: libmtmd's recent errors, quoted when loading the mmproj fails.
+#: llama.cpp's and libmtmd's recent errors, quoted when loading fails.
 _native_log: deque[str] = deque(maxlen=20)
 
 
@@ -64,11 +64,13 @@ _ERROR = 4
 
 @llama_cpp.llama_log_callback
 def _keep_native_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    """Keep libmtmd's errors for error messages; print nothing."""
+    """Keep llama.cpp's errors for error messages; print nothing (napari's terminal stays clean:
+    hybrid models such as Qwen3.5 log an error-level note after every image)."""
     if level == _ERROR and text:
         _native_log.append(" ".join(text.decode("utf-8", errors="replace").split()))
 
 
+llama_cpp.llama_log_set(_keep_native_log, ctypes.c_void_p(0))
 mtmd_cpp.mtmd_log_set(_keep_native_log, ctypes.c_void_p(0))
 mtmd_cpp.mtmd_helper_log_set(_keep_native_log, ctypes.c_void_p(0))
 
@@ -170,6 +172,7 @@ class LlamaEngine(VisionLanguageEngine):
         return int(self._llama.n_ctx())
 
     def _load_text_model(self, n_ctx: int) -> llama_cpp.Llama:
+        _native_log.clear()
         try:
             return llama_cpp.Llama(
                 model_path=str(self.model_path),
@@ -181,8 +184,9 @@ class LlamaEngine(VisionLanguageEngine):
         except ValueError as exc:
             if "context" in str(exc):
                 raise self._out_of_memory(f"a context of {n_ctx} tokens") from exc
+            reasons = " ".join(_native_log) or str(exc)
             raise ModelLoadError(
-                f"llama.cpp could not load {self.model_path} ({exc}): the file is damaged or "
+                f"llama.cpp could not load {self.model_path} ({reasons}): the file is damaged or "
                 "needs a newer llama-cpp-python; download it again or update the plugin."
             ) from exc
 
