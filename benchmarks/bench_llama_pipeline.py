@@ -1,0 +1,140 @@
+"""Benchmark FADA's model phases on the llama.cpp engine, with and without image reuse.
+
+    nice python benchmarks/bench_llama_pipeline.py [--models tiny fada-0.8b] [--threads N]
+        [--keep DIR] [--json OUT]
+
+Speed does not depend on the weights' values, so random-weight GGUF files stand in for FADA:
+``tiny`` (the test model, fed a FADA-sized image) and ``fada-0.8b``: Qwen3.5 0.8B's text model
+(llama.cpp architecture ``qwen35``: 24 layers of width 1024, three gated delta-net layers per
+gated-attention layer, a 248k vocabulary, tied embeddings) written as F16 and quantized to
+Q4_K_M with llama.cpp, plus an F16 ``qwen3vl_merger`` mmproj with the 0.8B vision sizes (12
+blocks of 768, patch 16, 2x2 merge). Each runs the four model phases on a real 800x540
+ultrasound image with a fixed number of generated tokens per phase (400/10/120/400,
+end-of-sequence ignored, no grammar), sampling as the contract says, once encoding the image and
+prefilling its prefix once (reuse ON) and once paying both in every phase (reuse OFF). MAP is
+rules only and costs nothing here.
+
+The table and the totals are printed by the transformers benchmark's code, so both backends
+report the same figures: per phase prefill, decode and total seconds and decode tokens per
+second; per run the image encoding (with the prefix prefill), the whole pipeline, and its ratio
+to one phase run alone (encoding plus INTERPRET). Model files are built in a temporary folder
+(or ``--keep DIR``, reused when there), never in the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the GGUF writers are the test helpers
+
+import llama_cpp  # noqa: E402
+from benchmarks.bench_hf_pipeline import DEFAULT_IMAGE, PHASE_TOKENS, Run, run, warm_up  # noqa: E402
+from tests.models.tiny_gguf import (  # noqa: E402
+    GgufPair,
+    TextShape,
+    VisionShape,
+    build_gguf_pair,
+    write_mmproj,
+    write_text_model,
+)
+
+from napari_fada.models.llama_engine import LlamaEngine  # noqa: E402
+
+#: Qwen3.5-0.8B's text sizes as we know them (the transformers benchmark uses the same):
+#: 8 query heads of 256 (a quarter rotated, interleaved M-RoPE sections 11/11/10), 2 KV heads,
+#: gated delta-nets with 16 heads of 128.
+FADA_08B_TEXT = TextShape(
+    architecture="qwen35",
+    hidden=1024,
+    layers=24,
+    heads=8,
+    kv_heads=2,
+    ffn=3584,
+    vocab=248320,
+    context=262144,
+    head_dim=256,
+    rope_dims=64,
+    rope_sections=(11, 11, 10, 0),
+    delta_key_heads=16,
+    delta_value_heads=16,
+    delta_head_dim=128,
+    tied_embeddings=True,
+)
+FADA_08B_VISION = VisionShape(
+    projector="qwen3vl_merger", hidden=768, layers=12, heads=12, ffn=3072, patch=16
+)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_fada_08b(folder: Path) -> GgufPair:
+    """The random 0.8B pair: F16 text model quantized to Q4_K_M, F16 mmproj."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pair = GgufPair(folder / "fada-0.8b-random-Q4_K_M.gguf", folder / "mmproj-fada-0.8b-F16.gguf")
+    if pair.model.is_file() and pair.mmproj.is_file():
+        return pair
+    started = time.perf_counter()
+    f16 = write_text_model(folder / "f16.gguf", FADA_08B_TEXT, "fada-0.8b-random", dtype=np.float16)
+    _log(f"wrote the F16 text model in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
+    status = llama_cpp.llama_model_quantize(str(f16).encode(), str(pair.model).encode(), params)
+    if status != 0:
+        raise SystemExit(f"quantization to Q4_K_M failed (code {status})")
+    f16.unlink()
+    _log(f"quantized to Q4_K_M in {time.perf_counter() - started:.0f} s")
+    write_mmproj(pair.mmproj, FADA_08B_TEXT.hidden, FADA_08B_VISION, dtype=np.float16)
+    return pair
+
+
+def build(name: str, folder: Path) -> GgufPair:
+    if name == "tiny":
+        return build_gguf_pair(folder)
+    return build_fada_08b(folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["tiny", "fada-0.8b"])
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="build models here, reuse them")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    image = np.asarray(Image.open(args.image).convert("L"))
+    print(f"image {args.image.name} {image.shape[1]}x{image.shape[0]}, tokens {PHASE_TOKENS}")
+    results: list[Run] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            pair = build(name, (args.keep or Path(tmp)) / name)
+            engine = LlamaEngine(pair.model, pair.mmproj, threads=args.threads)
+            engine.stop_at_eos = False
+            print(f"\n{name}: {pair.model.name} ({pair.model.stat().st_size / 2**20:.0f} MiB) + "
+                  f"{pair.mmproj.name} ({pair.mmproj.stat().st_size / 2**20:.0f} MiB), "
+                  f"{engine.threads} threads")  # fmt: skip
+            warm_up(engine, image)
+            for reuse in (True, False):
+                results.append(run(engine, name, image, reuse))
+            saving = results[-1].total_s - results[-2].total_s
+            print(f"  reuse saves {saving:.2f} s ({saving / results[-1].total_s:.0%})")
+            engine.close()
+    if args.json:
+        rows = [{**asdict(r), "total_s": r.total_s} for r in results]
+        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
