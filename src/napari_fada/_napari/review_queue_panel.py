@@ -23,6 +23,8 @@ from qtpy.QtWidgets import (
 from napari_fada.review.queue import IMAGE_STATUSES, SORT_ORDERS
 
 ALL_STATUSES = "all"
+#: Room for about eight rows, however crowded the dock area is.
+TABLE_MIN_HEIGHT = 240
 COLUMNS = ("Image", "Status", "Confidence", "Disagreement", "Time (s)", "Edits")
 
 
@@ -53,6 +55,7 @@ class ReviewQueuePanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setMinimumHeight(TABLE_MIN_HEIGHT)
         rows, columns = self.table.verticalHeader(), self.table.horizontalHeader()
         if rows is not None and columns is not None:
             rows.setVisible(False)

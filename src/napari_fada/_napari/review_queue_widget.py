@@ -337,6 +337,7 @@ class ReviewQueueWidget(ReviewQueuePanel):
         )
         for layer in previous:
             self.viewer.layers.remove(layer)
+        self.viewer.reset_view()  # images differ in size: show the whole of each
         self._after_move()
 
     def _collection(self, image_id: str) -> dict[str, Any]:
