@@ -27,6 +27,7 @@ def test_a_corrupt_file_is_reported_and_a_rerun_proposes_nothing_twice(
     report = prelabel([images_folder], out, EMBEDDED)
     assert (report.done, report.skipped, report.failed) == (4, 0, 1)
     assert [Path(f.path).name for f in report.failures] == ["broken.png"]
+    assert report.startup_s is not None and 0 < report.saving_s < report.seconds
     dataset = Dataset.open(out)
     assert sorted(r.image_id for r in dataset.records()) == [Path(n).stem for n in SMALL_IMAGES]
     for record in dataset.records():

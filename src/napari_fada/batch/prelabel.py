@@ -75,11 +75,14 @@ def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
         report.skipped += 1
         return
     assert outcome.image is not None and outcome.proposal is not None
+    started = time.perf_counter()
     try:
         dataset.save(outcome.record, outcome.image, outcome.proposal)
     except DatasetError as error:
         report.fail(InputFailure(path, frame_index, str(error)))
         return
+    finally:
+        report.saving_s += time.perf_counter() - started
     report.done += 1
     if report.model_id is None and outcome.proposal.model is not None:
         report.model_id = outcome.proposal.model.model_id
@@ -124,6 +127,7 @@ def prelabel(
                 for _, outcomes in in_order(expansion.items, submit, QUEUED_PER_SLOT * slots):
                     for outcome in outcomes:
                         _save(dataset, outcome, report)
+                    report.started_up(time.perf_counter() - started)
                     bar.update(len(outcomes))
                     bar.set_postfix(failed=report.failed, refresh=False)
                     if time.perf_counter() - last_report > REPORT_EVERY_S:

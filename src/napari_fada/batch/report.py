@@ -37,18 +37,42 @@ class RunReport:
     skipped: int = 0
     failed: int = 0
     seconds: float = 0.0
+    #: Seconds until the first results were saved (workers started, model loaded), and the
+    #: frames saved by then: the steady rate is measured from there.
+    startup_s: float | None = None
+    done_at_startup: int = 0
+    #: Seconds this process spent saving (the one writer).
+    saving_s: float = 0.0
     failures: list[InputFailure] = field(default_factory=list)
 
     @property
     def images_per_s(self) -> float:
+        """Frames saved per second of the whole run, start-up included."""
         return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_images_per_s(self) -> float | None:
+        """Frames saved per second once the first results came back (None before two)."""
+        if self.startup_s is None or self.done <= self.done_at_startup:
+            return None
+        return (self.done - self.done_at_startup) / max(self.seconds - self.startup_s, 1e-9)
+
+    def started_up(self, elapsed_s: float) -> None:
+        """Note the end of start-up, when the first results have been saved."""
+        if self.startup_s is None:
+            self.startup_s, self.done_at_startup = elapsed_s, self.done
 
     def fail(self, failure: InputFailure) -> None:
         self.failures.append(failure)
         self.failed += 1
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "images_per_s": round(self.images_per_s, 3)}
+        steady = self.steady_images_per_s
+        return {
+            **asdict(self),
+            "images_per_s": round(self.images_per_s, 3),
+            "steady_images_per_s": None if steady is None else round(steady, 3),
+        }
 
     def summary(self, dataset: Path) -> str:
         """The closing line(s) a person reads, with where the failures are listed."""
@@ -58,6 +82,9 @@ class RunReport:
             f"dataset), {self.failed} failed, {self.images_per_s:.2f} images/s "
             f"over {self.seconds:.1f} s into {dataset}"
         )
+        steady = self.steady_images_per_s
+        if steady is not None and self.startup_s is not None:
+            text += f"\n{steady:.2f} images/s after a start-up of {self.startup_s:.1f} s"
         if self.failed:
             text += f"\nfailures are listed in {dataset / REPORT_NAME}"
         if self.interrupted:
