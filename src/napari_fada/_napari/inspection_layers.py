@@ -62,18 +62,19 @@ def show_boxes(viewer: Any, boxes: Sequence[ErrorBox]) -> Shapes:
     )
     data = [box_corners(b.box) for b in boxes]
     colors = np.asarray([BOX_COLORS[b.kind] for b in boxes]).reshape(-1, 4)
-    layer = _layer(viewer, BOXES_LAYER)
-    if layer is None:
-        layer = viewer.add_shapes(
-            name=BOXES_LAYER,
-            ndim=2,
-            face_color="transparent",
-            edge_width=2,
-            text={"string": "{caption}", "color": "white", "anchor": "upper_left", "size": 9},
-        )
-    layer.data = []
-    if data:
-        layer.add_rectangles(data, edge_color=colors, face_color="transparent", edge_width=2)
-    layer.features = features
-    layer.refresh_text()
+    old = _layer(viewer, BOXES_LAYER)
+    if old is not None:
+        # a fresh layer: napari cannot re-encode captions while data and features change size
+        viewer.layers.remove(old)
+    layer = viewer.add_shapes(
+        data,
+        shape_type="rectangle",
+        name=BOXES_LAYER,
+        ndim=2,
+        features=features,
+        edge_color=colors if data else "red",
+        face_color="transparent",
+        edge_width=2,
+        text={"string": "{caption}", "color": "white", "anchor": "upper_left", "size": 9},
+    )
     return layer
