@@ -14,8 +14,10 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 import jsonschema
 from PIL import Image
 
+from napari_fada.cli import main
 from napari_fada.core.fada_format import answer_schema
 from napari_fada.core.vocabulary import INTERPRETATION_KEYS
+from napari_fada.data.dataset import Dataset
 from napari_fada.models.base import ProposeRequest
 from napari_fada.models.llama_backend import LlamaBackend
 from napari_fada.models.registry import load_backend
@@ -118,3 +120,18 @@ def test_unconstrained_tiny_model_answers_nothing_readable(
     assert all(text == "" for phase, text in proposal.raw_answers.items() if phase != "map")
     for phase in ("interpret", "classify", "detect", "segment"):
         assert any(i.startswith(f"{phase}: ") for i in proposal.issues)
+
+
+def test_cli_proposes_into_a_dataset_with_the_gguf_files(
+    pair: GgufPair, samples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path / "config"))
+    image = samples_dir / "images" / "hc18_010_HC.png"
+    argv = ["propose", str(image), "--out", str(tmp_path / "ds"), "--backend", "llama"]
+    argv += ["--model", str(pair.model), "--mmproj", str(pair.mmproj), "--threads", "1"]
+    assert main(argv) == 0
+    _, proposal = Dataset.open(tmp_path / "ds").load("hc18_010_HC")
+    assert (proposal.model.model_id, proposal.model.backend) == (MODEL_ID, "llama")
+    assert set(proposal.raw_answers) == {"interpret", "classify", "map", "detect", "segment"}
+    assert proposal.annotations and {a.status for a in proposal.annotations} == {"proposed"}
+    assert {a.source for a in proposal.annotations} == {MODEL_ID}

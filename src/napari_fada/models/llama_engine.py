@@ -111,8 +111,8 @@ class _Prefix:
     """What :meth:`LlamaEngine.generate` continues from (``ImageContext.state``).
 
     ``tokens`` counts context cells (``image_tokens`` of them the image's), ``n_past`` the
-    next position. ``sequence`` is the saved
-    state after the prefix (reuse on), ``rgb`` the image to encode again (reuse off).
+    next position. ``sequence`` is the saved state after the prefix (reuse on), ``rgb`` the
+    image to encode again (reuse off).
     """
 
     tokens: int
