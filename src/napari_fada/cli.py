@@ -46,6 +46,18 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_evaluate",
         "score a model against a dataset with ground truth",
     ),
+    "inspect": (
+        "napari_fada.inspection.command",
+        "add_inspect_arguments",
+        "run_inspect",
+        "report where models fail against a dataset with ground truth (worst cases, plots)",
+    ),
+    "import": (
+        "napari_fada.data.importers.command",
+        "add_import_arguments",
+        "run_import",
+        "import a COCO, YOLO or label-PNG folder as a dataset to review",
+    ),
     "train": (
         "napari_fada.train",
         "add_train_arguments",
