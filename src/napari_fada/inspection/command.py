@@ -1,0 +1,81 @@
+"""``napari-fada inspect``: the failure report of one or more models on a dataset with ground truth.
+
+``napari-fada inspect --data DIR [--predictions DIR ...] [--model FILE] --out DIR [--worst N]
+[--format markdown|html] [--export-dataset DIR]`` scores saved predictions (folders written by
+``napari-fada propose``), or the embedded model run now when no predictions are given (or
+``--model`` is), and writes the report of the worst cases with the summary plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from napari_fada.errors import DatasetError
+from napari_fada.inspection.export import export_dataset, export_report
+from napari_fada.inspection.per_image import Inspection, load_predictions, predict
+
+DEFAULT_WORST = 20
+
+
+def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="ground truth")
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="folders of saved proposals, one per model (from 'napari-fada propose')",
+    )
+    parser.add_argument(
+        "--model", type=Path, metavar="FILE", help="run these embedded weights over the data too"
+    )
+    parser.add_argument("--split", help="only this split of the manifest, e.g. val")
+    parser.add_argument("--limit", type=int, metavar="N", help="at most N images")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="report folder")
+    parser.add_argument(
+        "--worst", type=int, default=DEFAULT_WORST, metavar="N", help="cases in the report"
+    )
+    parser.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    parser.add_argument(
+        "--export-dataset", type=Path, metavar="DIR", help="also save those cases' ground truth"
+    )
+
+
+def _print_progress(message: str, fraction: float) -> None:
+    print(f"\r{fraction:6.1%} {message:<60}", end="", file=sys.stderr, flush=True)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    for flag in ("limit", "worst"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise DatasetError(f"--{flag} must be at least 1, not {value}.")
+    inspection = Inspection.open(args.data, args.split, args.limit)
+    for folder in args.predictions:
+        predictions, problems = load_predictions(folder)
+        for problem in problems:
+            print(f"napari-fada inspect: skipped: {problem}", file=sys.stderr)
+        inspection.add_predictions(predictions)
+    if args.model is not None or not args.predictions:
+        from napari_fada.evaluate import load_backend
+
+        backend = load_backend(args.model)
+        try:
+            items = list(inspection.items.values())
+            inspection.add_predictions(predict(backend, items, _print_progress))
+        finally:
+            backend.close()
+        print(file=sys.stderr)
+    worst = inspection.worst_first()[: args.worst]
+    for rank, case in enumerate(worst, start=1):
+        dice = "-" if case.mean_dice is None else f"{case.mean_dice:.3f}"
+        print(f"{rank:>3}  {case.image_id:<40} {case.model_id:<24} mean Dice {dice}")
+    path = export_report(inspection, worst, args.out, args.format)
+    print(f"report written to {path}")
+    if args.export_dataset is not None:
+        saved = export_dataset(inspection, worst, args.export_dataset)
+        print(f"{len(saved)} images saved with their ground truth into {args.export_dataset}")
+    return 0
