@@ -19,6 +19,7 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -34,9 +35,10 @@ START_FILE = "weights file (fine-tune)"
 START_NEW = "new model (from scratch)"
 
 
-def _report_box() -> QPlainTextEdit:
-    """A read-only box in a fixed-width font, for tables."""
+def _report_box(height: int) -> QPlainTextEdit:
+    """A read-only box in a fixed-width font, for tables, ``height`` pixels high."""
     box = QPlainTextEdit()
+    box.setFixedHeight(height)
     box.setReadOnly(True)
     box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
     box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -81,7 +83,7 @@ class EvaluatePanel(QGroupBox):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.status = _status_label("Choose a dataset with ground truth, then Evaluate.")
-        self.report_box = _report_box()
+        self.report_box = _report_box(220)
         self.save_button = QPushButton("Save JSON...")
         self.save_button.setEnabled(False)
 
@@ -137,7 +139,8 @@ class TrainPanel(QGroupBox):
         self.lr_spin.setRange(1e-5, 1.0)
         self.lr_spin.setSingleStep(5e-4)
         self.lr_spin.setValue(TrainOptions.default("lr"))
-        self.resume_box = QCheckBox("Resume the interrupted run (its checkpoint <output>.ckpt)")
+        self.resume_box = QCheckBox("Resume the interrupted run")
+        self.resume_box.setToolTip("Continue from the checkpoint <output>.ckpt of a cancelled run")
         self.run_button = QPushButton("Train")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -145,9 +148,8 @@ class TrainPanel(QGroupBox):
         self.progress.setRange(0, 100)
         self.status = _status_label("Add dataset folders, then Train.")
         self.validation = _status_label("")
-        self.log = _report_box()
-        self.log.setMaximumHeight(140)
-        self.result_box = _report_box()
+        self.log = _report_box(140)
+        self.result_box = _report_box(160)
         self.use_button = QPushButton("Use these weights in the annotator")
         self.use_button.setEnabled(False)
 
@@ -193,13 +195,20 @@ class TrainPanel(QGroupBox):
 
 
 class TrainingPanel(QWidget):
-    """Evaluate above, train below."""
+    """Evaluate above, train below, in a scroll area: a short dock scrolls, never squeezes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.evaluate_panel = EvaluatePanel()
         self.train_panel = TrainPanel()
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addWidget(self.evaluate_panel)
         layout.addWidget(self.train_panel)
         layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
