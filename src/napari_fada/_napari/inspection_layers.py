@@ -17,6 +17,8 @@ from napari_fada.inspection.error_maps import BOX_COLORS, ERROR_COLORS, ErrorBox
 IMAGE_LAYER = "inspection image"
 ERRORS_LAYER = "inspection errors"
 BOXES_LAYER = "inspection error boxes"
+#: See-through enough to read the anatomy under large false-positive areas.
+ERRORS_OPACITY = 0.45
 
 
 def errors_colormap() -> DirectLabelColormap:
@@ -44,7 +46,9 @@ def show_image(viewer: Any, image: np.ndarray, name: str) -> Image:
 def show_errors(viewer: Any, errors: np.ndarray) -> Labels:
     layer = _layer(viewer, ERRORS_LAYER)
     if layer is None:
-        return viewer.add_labels(errors, name=ERRORS_LAYER, colormap=errors_colormap(), opacity=0.6)
+        return viewer.add_labels(
+            errors, name=ERRORS_LAYER, colormap=errors_colormap(), opacity=ERRORS_OPACITY
+        )
     layer.data = errors
     return layer
 

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTextEdit,
@@ -62,6 +63,7 @@ class InspectionPanel(QWidget):
         self.status = QLabel("Open a dataset with ground truth (manifest.csv, masks/).")
         self.status.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setMinimumHeight(160)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -95,8 +97,15 @@ class InspectionPanel(QWidget):
         layout.addLayout(loading)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(self.table, stretch=3)
-        layout.addWidget(QLabel("Errors shown for (red: false positive, cyan: false negative):"))
-        layout.addWidget(self.structure_combo)
-        layout.addWidget(self.details, stretch=2)
+        case_view = QWidget()
+        case_layout = QVBoxLayout(case_view)
+        case_layout.setContentsMargins(0, 0, 0, 0)
+        case_layout.addWidget(QLabel("Errors of (red: false positive, cyan: false negative):"))
+        case_layout.addWidget(self.structure_combo)
+        case_layout.addWidget(self.details)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(case_view)
+        splitter.setSizes([300, 250])
+        layout.addWidget(splitter, stretch=1)
         layout.addLayout(exporting)

@@ -245,7 +245,7 @@ class InspectionWidget(InspectionPanel):
         combo.blockSignals(False)
         self._show_errors()
         self.viewer.reset_view()
-        text = render(case_blocks(self.inspection, case), case.image_id, "markdown")
+        text = render(case_blocks(self.inspection, case), None, "markdown")
         self.details.setMarkdown(text)
 
     def _on_structure(self, _: str) -> None:

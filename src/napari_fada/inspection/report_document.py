@@ -95,9 +95,12 @@ _STYLE = (
 )
 
 
-def render(blocks: Sequence[Block], title: str, kind: ReportFormat) -> str:
+def render(blocks: Sequence[Block], title: str | None, kind: ReportFormat) -> str:
+    """The document; Markdown without a title is a fragment (e.g. for a Qt text view)."""
     if kind == "markdown":
-        return "\n\n".join([f"# {title}", *(_markdown(b) for b in blocks)]) + "\n"
+        heading = [f"# {title}"] if title else []
+        return "\n\n".join([*heading, *(_markdown(b) for b in blocks)]) + "\n"
+    title = title or ""
     body = "\n".join(_html(b) for b in blocks)
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
