@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from napari_fada.batch.prelabel import prelabel
+from napari_fada.batch.prelabel import Progress, prelabel
 from napari_fada.batch.report import REPORT_NAME
 from napari_fada.cli import main
 from napari_fada.data.dataset import Dataset
+from napari_fada.models.base import CancelToken
 from tests.batch.conftest import CLIP_FRAMES, EMBEDDED, SMALL_IMAGES
 
 
@@ -91,3 +92,21 @@ def test_the_command_prints_failures_and_a_summary(
     assert "images/s" in printed.out
     assert main(args) == 1
     assert "0 done, 4 skipped" in capsys.readouterr().out
+
+
+def test_cancel_stops_after_the_item_in_hand_and_progress_counts_every_frame(
+    images_folder: Path, tmp_path: Path
+):
+    token, seen = CancelToken(), []
+
+    def on_progress(progress: Progress) -> None:
+        seen.append((progress.handled, progress.total, progress.failed))
+        if progress.handled == 2:
+            token.cancel()
+
+    out = tmp_path / "ds"
+    report = prelabel([images_folder], out, EMBEDDED, on_progress=on_progress, cancel=token)
+    assert seen == [(1, 5, 1), (2, 5, 1)]  # broken.png is first by name
+    assert (report.interrupted, report.done, report.failed) == (True, 1, 1)
+    again = prelabel([images_folder], out, EMBEDDED)
+    assert (again.interrupted, again.done, again.skipped) == (False, 3, 1)

@@ -8,7 +8,7 @@ cluster) and however the workers were scheduled: the same images get the same id
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, Protocol
 
 from napari_fada.batch.inputs import WorkItem
@@ -42,7 +42,7 @@ def _outcomes(item: WorkItem, future: ResultFuture) -> list[FrameOutcome]:
 
 def in_order(
     items: Iterable[WorkItem], submit: Submit, window: int
-) -> Iterator[tuple[WorkItem, list[FrameOutcome]]]:
+) -> Generator[tuple[WorkItem, list[FrameOutcome]], None, None]:
     """Each item with its outcomes, in the order of ``items``; unstarted work is cancelled when
     the caller stops early (an error, Ctrl-C)."""
     queue = iter(items)

@@ -13,8 +13,9 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,7 +28,7 @@ from napari_fada.batch.work import BackendSpec, FrameOutcome
 from napari_fada.core.proposal import now_iso
 from napari_fada.data.dataset import Dataset
 from napari_fada.errors import DatasetError
-from napari_fada.models.base import PHASES, ProposeRequest
+from napari_fada.models.base import PHASES, CancelToken, ProposeRequest
 from napari_fada.models.registry import backend_options
 from napari_fada.propose import add_propose_arguments
 from napari_fada.settings import Settings
@@ -88,6 +89,25 @@ def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
         report.model_id = outcome.proposal.model.model_id
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a run is: ``handled`` of ``total`` frames (saved, skipped or failed)."""
+
+    handled: int
+    total: int
+    failed: int
+    elapsed_s: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.handled / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        rate = self.images_per_s
+        return (self.total - self.handled) / rate if rate > 0 else None
+
+
 def prelabel(
     inputs: Sequence[str | Path],
     out: Path,
@@ -97,43 +117,53 @@ def prelabel(
     request: ProposeRequest | None = None,
     annotator: str | None = None,
     progress: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> RunReport:
     """Propose on every frame of ``inputs`` not yet in dataset ``out`` and save the proposals.
 
     ``scheduler`` None runs on this machine (``workers`` processes, or this one for 1); an
     address, or ``"local"`` for a new LocalCluster of ``workers`` processes, runs on Dask.
-    Ctrl-C stops the run after the items being proposed and returns its report marked
-    ``interrupted``. The report is appended to the dataset's ``prelabel_report.json`` however
-    the run ends; a model that cannot be loaded raises ModelLoadError.
+    ``progress`` shows a progress bar on stderr; ``on_progress`` is called after each item.
+    Ctrl-C or ``cancel`` stops the run once the items being proposed are done and returns its
+    report marked ``interrupted``. The report is appended to the dataset's
+    ``prelabel_report.json`` however the run ends; a model that cannot be loaded raises
+    ModelLoadError.
     """
     out = Path(out)
     dataset = Dataset.open(out, annotator=annotator)
     done = {frame_key(r.source_path, r.frame_index) for r in dataset.records() if r.source_path}
     expansion = expand_inputs(inputs, done)
     workers = max(1, min(workers, len(expansion.items)))
-    report = RunReport(
-        [str(p) for p in inputs], spec.name, workers, scheduler, skipped=expansion.skipped
-    )
-    report.total = expansion.frames
+    report = RunReport([str(p) for p in inputs], spec.name, workers, scheduler)
+    report.total, report.skipped = expansion.frames, expansion.skipped
     for failure in expansion.failures:
         report.fail(failure)
     earlier = read_runs(out)
-    started = last_report = time.perf_counter()
+    started, last_report, handled = time.perf_counter(), 0.0, 0
     bar = tqdm(total=expansion.frames, unit="img", desc="prelabel", disable=not progress)
     try:
         if expansion.items:  # nothing to do: no model loaded, no cluster started
-            with _workers(spec, request or ProposeRequest(), workers, scheduler) as running:
-                submit, slots = running
-                for _, outcomes in in_order(expansion.items, submit, QUEUED_PER_SLOT * slots):
+            with (
+                _workers(spec, request or ProposeRequest(), workers, scheduler) as (submit, slots),
+                closing(in_order(expansion.items, submit, QUEUED_PER_SLOT * slots)) as results,
+            ):
+                for _, outcomes in results:
                     for outcome in outcomes:
                         _save(dataset, outcome, report)
-                    report.started_up(time.perf_counter() - started)
+                    elapsed = time.perf_counter() - started
+                    report.started_up(elapsed)
+                    handled += len(outcomes)
                     bar.update(len(outcomes))
                     bar.set_postfix(failed=report.failed, refresh=False)
-                    if time.perf_counter() - last_report > REPORT_EVERY_S:
-                        report.seconds = time.perf_counter() - started
+                    if on_progress is not None:
+                        on_progress(Progress(handled, report.total, report.failed, elapsed))
+                    if elapsed - last_report > REPORT_EVERY_S:
+                        report.seconds = last_report = elapsed
                         write_report(out, report, earlier)
-                        last_report = time.perf_counter()
+                    if cancel is not None and cancel.cancelled:
+                        report.interrupted = True
+                        break
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
