@@ -19,7 +19,7 @@ from napari_fada.core.prompts import task_prompt
 from napari_fada.core.vocabulary import PLANE_LABELS
 from napari_fada.models.llama_engine import LlamaEngine, chat_parts
 from napari_fada.models.vlm_engine import GenerationSettings
-from tests.models.tiny_gguf import CHAT_TEMPLATE, GgufPair, build_gguf_pair
+from tests.models.tiny_gguf import CHAT_TEMPLATE, TINY_QWEN35, GgufPair, build_gguf_pair
 
 GREEDY = GenerationSettings(max_new_tokens=24, temperature=0.0)
 STRUCTURES = ("Brain", "CSP", "LV")
@@ -174,3 +174,22 @@ def test_eos_ignored_on_request_gives_exactly_max_new_tokens(
         engine.stop_at_eos = True
     assert answer.generated_tokens == 30
     assert engine.generate(context, "Hi", GenerationSettings(max_new_tokens=30)).text == ""
+
+
+def test_qwen35_hybrid_memory_restores_the_image_prefix(
+    tmp_path: Path, small_image: np.ndarray
+) -> None:
+    """FADA's Qwen3.5: gated delta-net state is saved and restored with the attention cache."""
+    text, vision = TINY_QWEN35
+    pair = build_gguf_pair(tmp_path, text, vision, name="tiny-fada-qwen35")
+    reused = LlamaEngine(pair.model, pair.mmproj, threads=1)
+    fresh = LlamaEngine(pair.model, pair.mmproj, threads=1, reuse_image=False)
+    context, fresh_context = reused.encode_image(small_image), fresh.encode_image(small_image)
+    assert context.image_tokens == 9 * 6  # 2x2 merged 16-px patches of 280x193
+    for phase in ("detect", "classify", "detect"):
+        schema = answer_schema(phase, STRUCTURES)
+        settings = GenerationSettings(max_new_tokens=100, json_schema=schema, seed=1)
+        prompt = task_prompt(phase, STRUCTURES)
+        answer = reused.generate(context, prompt, settings)
+        assert answer.text == fresh.generate(fresh_context, prompt, settings).text
+        jsonschema.validate(json.loads(answer.text), schema)

@@ -291,7 +291,8 @@ def _vision_tensors(
     yield "v.patch_embd.weight.1", weights.normal(hidden, 3, shape.patch, shape.patch)
     if qwen3:
         yield "v.patch_embd.bias", weights.normal(hidden, dtype=np.float32)
-        yield "v.position_embd.weight", weights.normal(shape.positions, hidden)
+        # llama.cpp interpolates the position table to the image grid in F32 only.
+        yield "v.position_embd.weight", weights.normal(shape.positions, hidden, dtype=np.float32)
     for i in range(shape.layers):
         yield from _vision_block(shape, weights, i)
     yield from _norm(weights, "v.post_ln", hidden, qwen3)
@@ -398,9 +399,21 @@ def _finish(writer: gguf.GGUFWriter) -> None:
     writer.close()
 
 
-def build_gguf_pair(folder: Path, text: TextShape = TextShape()) -> GgufPair:
+#: A tiny Qwen3.5 (FADA's architecture): hybrid memory that cannot be cut back to a position.
+TINY_QWEN35 = (
+    TextShape(architecture="qwen35", heads=2, kv_heads=1, layers=4, rope_dims=16),
+    VisionShape(projector="qwen3vl_merger", patch=16),
+)
+
+
+def build_gguf_pair(
+    folder: Path,
+    text: TextShape = TextShape(),
+    vision: VisionShape = VisionShape(),
+    name: str = "tiny-fada-qwen2vl",
+) -> GgufPair:
     """The tiny model and its mmproj in ``folder`` (created if needed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    model = write_text_model(folder / "tiny-fada.gguf", text)
-    mmproj = write_mmproj(folder / "mmproj-tiny-fada.gguf", text.hidden)
+    model = write_text_model(folder / "tiny-fada.gguf", text, name)
+    mmproj = write_mmproj(folder / "mmproj-tiny-fada.gguf", text.hidden, vision)
     return GgufPair(model, mmproj)
