@@ -11,7 +11,7 @@ from qtpy.QtCore import QItemSelectionModel, Qt
 
 from napari_fada._napari.inspection_layers import BOXES_LAYER, ERRORS_LAYER, IMAGE_LAYER
 from napari_fada._napari.inspection_widget import InspectionWidget
-from napari_fada.core.proposal import ModelInfo, PlaneCall, Proposal
+from napari_fada.core.proposal import ImageRecord, ModelInfo, PlaneCall, Proposal
 from napari_fada.data.dataset import Dataset
 from napari_fada.inspection.error_maps import BOX_COLORS, FALSE_NEGATIVE, FALSE_POSITIVE
 from tests.scripted_backend import ScriptedBackend
@@ -150,10 +150,26 @@ def test_a_model_runs_over_the_dataset_in_a_worker_and_its_cases_join(widget, qt
     assert set(_column(widget, 2)) == {"known", "scripted-1"}
 
 
+def test_a_folder_of_saved_predictions_is_scored_in_a_worker(widget, qtbot, tmp_path) -> None:
+    folder = tmp_path / "predictions"
+    dataset = Dataset.open(folder)
+    for image_id in (PERFECT, SHIFTED):
+        pixels = widget.inspection.image(image_id)
+        height, width = pixels.shape
+        found = Proposal(width, height, model=ModelInfo(model_id="finds-nothing"))
+        dataset.save(ImageRecord(image_id, width, height), pixels, found)
+    assert widget.add_predictions_folder(folder) is not None
+    qtbot.waitUntil(lambda: widget.run_button.isEnabled(), timeout=60_000)
+    assert "finds-nothing: 2 images scored, 2 failed" in widget.status.text()
+    assert _column(widget, 2)[:2] == ["finds-nothing", "finds-nothing"]  # Dice 0: worst
+    assert _column(widget, 1)[2] == MISSED  # Dice 0 too, but its plane is right
+
+
 def test_bad_folders_are_reported_in_the_dock(make_napari_viewer, tmp_path) -> None:
     widget = InspectionWidget(make_napari_viewer())
     assert not widget.add_predictions({})
     assert "ground truth first" in widget.status.text()
+    assert widget.add_predictions_folder(tmp_path) is None
     assert not widget.load_ground_truth(tmp_path)
     assert "manifest.csv" in widget.status.text()
     assert widget.table.rowCount() == 0

@@ -30,10 +30,12 @@ from napari_fada.inspection.export import case_blocks, export_dataset, export_re
 from napari_fada.inspection.per_image import Inspection, InspectionCase, load_predictions, predict
 from napari_fada.inspection.plots import save_figures, summary_figures
 from napari_fada.inspection.report_document import ReportFormat, render
-from napari_fada.models.base import Backend, CancelToken
+from napari_fada.models.base import Backend, CancelToken, ProgressCallback
 from napari_fada.models.registry import DEFAULT_BACKEND, load_backend
 
 PLOTS_DOCK = "FADA inspection plots"
+#: What a background job hands back: one model's cases and the files it had to skip.
+Scored = tuple[list[InspectionCase], list[str]]
 
 
 def _number(value: float | None) -> tuple[str, float]:
@@ -95,73 +97,85 @@ class InspectionWidget(InspectionPanel):
     def load_ground_truth(self, folder: str | Path) -> bool:
         """Open the dataset at ``folder``; models loaded before are dropped."""
         try:
-            self.inspection = Inspection.open(folder)
+            inspection = Inspection.open(folder)
         except FadaError as error:
             self._fail(error)
             return False
-        self._refresh()
+        self.set_inspection(inspection)
         self.status.setText(
-            f"{len(self.inspection.items)} images with ground truth in {folder}. Add predictions "
+            f"{len(inspection.items)} images with ground truth in {folder}. Add predictions "
             "or run the embedded model."
         )
         return True
 
+    def set_inspection(self, inspection: Inspection) -> None:
+        """Show ``inspection`` (ground truth and any models already scored)."""
+        self.inspection = inspection
+        self._refresh()
+
     def add_predictions(
         self, predictions: Mapping[str, Proposal], model_id: str | None = None
     ) -> bool:
-        """Score ``predictions`` (image id -> proposal) and list them; False if they fail."""
-        if self.inspection is None:
-            self._fail(FadaError("Open a dataset with ground truth first."))
-            return False
+        """Score ``predictions`` (image id -> proposal) here and now, and list them."""
         try:
-            cases = self.inspection.add_predictions(predictions, model_id)
+            cases = self._require().add_predictions(predictions, model_id)
         except FadaError as error:
             self._fail(error)
             return False
-        self._refresh()
-        failed = sum(c.failed for c in cases)
-        self.status.setText(f"{cases[0].model_id}: {len(cases)} images scored, {failed} failed.")
+        self._on_scored((cases, []))
         return True
 
-    def add_predictions_folder(self, folder: str | Path) -> bool:
-        """Add the proposals saved in a dataset folder (e.g. by ``napari-fada propose``)."""
-        try:
+    def add_predictions_folder(self, folder: str | Path) -> FunctionWorker | None:
+        """Load and score the proposals saved in a dataset folder (e.g. by ``napari-fada
+        propose``) in a worker thread."""
+
+        def job(inspection: Inspection, progress: ProgressCallback, _: CancelToken) -> Scored:
             predictions, problems = load_predictions(folder)
-        except FadaError as error:
-            self._fail(error)
-            return False
-        added = self.add_predictions(predictions)
-        if added and problems:
-            show_info(f"{len(problems)} prediction file(s) skipped: {problems[0]}")
-        return added
+            return inspection.add_predictions(predictions, progress=progress), problems
+
+        return self._start(job, f"Scoring the predictions in {folder}...")
 
     def run_backend(self, backend: Backend | None = None) -> FunctionWorker | None:
         """Run ``backend`` (default: the embedded model, loaded in the thread) over every image
-        in a worker thread; its proposals are added when it finishes."""
-        if self.inspection is None:
-            self._fail(FadaError("Open a dataset with ground truth first."))
+        and score its proposals, in a worker thread."""
+
+        def job(inspection: Inspection, progress: ProgressCallback, token: CancelToken) -> Scored:
+            model = backend or load_backend(DEFAULT_BACKEND)
+            items = list(inspection.items.values())
+            predictions = predict(model, items, progress, token)
+            return inspection.add_predictions(predictions, progress=progress), []
+
+        return self._start(job, "Running the model over the dataset...")
+
+    def run_default_model(self) -> None:
+        self.run_backend()
+
+    def _start(
+        self,
+        job: Callable[[Inspection, ProgressCallback, CancelToken], Scored],
+        message: str,
+    ) -> FunctionWorker | None:
+        """Run ``job`` in a worker thread with progress and cancel; its cases are listed when it
+        returns. Scoring runs there too: thousands of images take minutes."""
+        try:
+            inspection = self._require()
+        except FadaError as error:
+            self._fail(error)
             return None
-        items = list(self.inspection.items.values())
         token = CancelToken()
         relay = ProgressRelay(self)
         relay.progressed.connect(self._on_progress)
-
-        def run() -> dict[str, Proposal]:
-            model = backend or load_backend(DEFAULT_BACKEND)
-            return predict(model, items, relay.progressed.emit, token)
-
-        worker = create_worker(run, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(self._on_predicted)
+        worker = create_worker(
+            job, inspection, relay.progressed.emit, token, _start_thread=False, _ignore_errors=True
+        )
+        worker.returned.connect(self._on_scored)
         worker.errored.connect(self._on_worker_error)
         worker.finished.connect(self._on_worker_finished)
         self.worker, self.token = worker, token
         self._set_running(True)
-        self.status.setText(f"Running the model on {len(items)} images...")
+        self.status.setText(message)
         worker.start()
         return worker
-
-    def run_default_model(self) -> None:
-        self.run_backend()
 
     def cancel(self) -> None:
         if self.token is not None:
@@ -176,8 +190,13 @@ class InspectionWidget(InspectionPanel):
         self.progress.setValue(round(fraction * 100))
         self.status.setText(message)
 
-    def _on_predicted(self, predictions: dict[str, Proposal]) -> None:
-        self.add_predictions(predictions)
+    def _on_scored(self, scored: Scored) -> None:
+        cases, problems = scored
+        self._refresh()
+        failed = sum(c.failed for c in cases)
+        self.status.setText(f"{cases[0].model_id}: {len(cases)} images scored, {failed} failed.")
+        if problems:
+            show_info(f"{len(problems)} prediction file(s) skipped: {problems[0]}")
 
     def _on_worker_error(self, error: BaseException) -> None:
         if isinstance(error, Cancelled):
