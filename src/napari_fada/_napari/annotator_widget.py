@@ -20,6 +20,7 @@ from qtpy.QtWidgets import QFileDialog, QVBoxLayout
 
 from napari_fada._napari.annotator_panel import AnnotatorPanel
 from napari_fada._napari.biometry_panel import BiometryPanel
+from napari_fada._napari.cine_panel import CinePanel
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.proposal_layers import add_proposal_layers
 from napari_fada._napari.propose_worker import ProposeJob, start_load, start_propose
@@ -87,6 +88,8 @@ class AnnotatorWidget(AnnotatorPanel):
         self.annotator_edit.setText(self.settings.annotator or "")
         self._connect()
         bind_review_keys(napari_viewer, self)
+        self.cine = CinePanel(self)
+        layout.addWidget(self.cine)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
         connections = (
@@ -280,6 +283,8 @@ class AnnotatorWidget(AnnotatorPanel):
             self.record, proposal = saved
             self._show_proposal(proposal)
             self.status.setText(f"Loaded saved labels of {self.record.image_id}")
+        elif (streamed := self.cine.proposal_for(self.image)) is not None:
+            self._show_proposal(streamed)
 
     def _saved(self, record: ImageRecord) -> tuple[ImageRecord, Proposal] | None:
         if self.dataset is None:
