@@ -165,15 +165,19 @@ def _empty(root: Path) -> Path:
     return root
 
 
+# Each broken dataset has a dozen images, so that the hashed validation split never takes all.
+
+
 def _unknown_structure(root: Path) -> Path:
-    image, proposal = _scene(0)
+    _saved_dataset(root)
+    image, proposal = _scene(100)
     proposal.annotations[0].label = "stomach"
-    Dataset.open(root).save(make_record(image, "scan.png"), image, proposal)
+    Dataset.open(root).save(make_record(image, "odd.png"), image, proposal)
     return root
 
 
 def _mask_of_another_size(root: Path) -> Path:
-    _saved_dataset(root, count=2)
+    _saved_dataset(root)
     mask = next((root / "masks").iterdir())
     Image.fromarray(np.zeros((10, 12), dtype=np.uint8)).save(mask)
     return root
