@@ -192,23 +192,30 @@ def add_prelabel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def worker_spec(args: argparse.Namespace) -> tuple[BackendSpec, ProposeRequest]:
-    """The model each worker loads and what to ask it, from the command line and the saved
-    settings. Threads are per worker: ``--threads`` if given, else the cores shared out."""
-    settings = apply_model_arguments(Settings.load(), args)
+def worker_spec(
+    settings: Settings, workers: int, scheduler: str | None = None, threads: int | None = None
+) -> BackendSpec:
+    """The model each worker loads, from ``settings``. Threads are per worker: ``threads`` if
+    given, else this machine's cores shared out (1 per Dask worker thread)."""
     arguments = settings.backend_arguments()
     if "threads" in backend_options(settings.backend):
-        local = threads_per_worker(args.workers) if args.scheduler is None else 1
-        arguments["threads"] = args.threads or local
-    request = ProposeRequest(
+        local = threads_per_worker(workers) if scheduler is None else 1
+        arguments["threads"] = threads or local
+    return BackendSpec.of(settings.backend, **arguments)
+
+
+def settings_request(settings: Settings, structures: Sequence[str] | None) -> ProposeRequest:
+    """What to ask the model: the saved phases, and ``structures`` (None: the routing)."""
+    return ProposeRequest(
         phases=tuple(settings.phases) if settings.phases else PHASES,
-        structures=tuple(args.structures) if args.structures else None,
+        structures=tuple(structures) if structures else None,
     )
-    return BackendSpec.of(settings.backend, **arguments), request
 
 
 def run_prelabel(args: argparse.Namespace) -> int:
-    spec, request = worker_spec(args)
+    settings = apply_model_arguments(Settings.load(), args)
+    spec = worker_spec(settings, args.workers, args.scheduler, args.threads)
+    request = settings_request(settings, args.structures)
     report = prelabel(
         args.inputs,
         args.out,

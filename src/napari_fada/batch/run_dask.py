@@ -9,6 +9,7 @@ after an error, since the error is reported in the run's outcomes instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -38,7 +39,11 @@ def dask_workers(
     with ExitStack() as stack:
         if scheduler == LOCAL:
             cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,  # not the routine "killing worker" on close
             )
             stack.callback(cluster.close)
             client = Client(cluster)
