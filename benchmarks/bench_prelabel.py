@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from napari_fada.batch.prelabel import prelabel, threads_per_worker
+from napari_fada.batch.prelabel import default_workers, prelabel, threads_per_worker
 from napari_fada.batch.work import BackendSpec
 from napari_fada.sample_files import write_cine_dicom
 from napari_fada.samples import cine_clip
@@ -68,7 +68,7 @@ def main() -> None:
         "--on", nargs="+", choices=("pool", "dask"), default=["pool"], help="where to run"
     )
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
+    cores = default_workers()
     counts = args.workers or sorted({1, 2, cores})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {cpu_name()}, {cores} cores, load average {load:.1f} at start")

@@ -43,6 +43,9 @@ REPORT_EVERY_S = 10.0
 
 
 def default_workers() -> int:
+    """The cores this process may run on (its CPU affinity, where the system says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
 
 
