@@ -13,6 +13,8 @@ from napari_fada.batch.report import RunReport
 from napari_fada.data.dataset import Dataset
 from tests.batch.conftest import CLIP_FRAMES, EMBEDDED, SMALL_IMAGES, write_images_folder
 
+pytestmark = pytest.mark.slow  # worker processes start and load the model
+
 
 def _contents(root: Path) -> list[tuple[Any, ...]]:
     """Everything a run decides, without ids and times (fresh on every run)."""

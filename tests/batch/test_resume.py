@@ -20,6 +20,8 @@ from napari_fada.batch.report import REPORT_NAME
 from napari_fada.data.dataset import Dataset
 from tests.batch.conftest import EMBEDDED
 
+pytestmark = pytest.mark.slow  # a subprocess and a model per test
+
 FRAMES = 16
 SAVED_BEFORE_STOP = 2
 
