@@ -32,7 +32,7 @@ from napari_fada.models.base import PHASES, CancelToken, ProposeRequest
 from napari_fada.models.registry import backend_options
 from napari_fada.propose import add_propose_arguments
 from napari_fada.settings import Settings
-from napari_fada.settings_command import apply_model_arguments
+from napari_fada.settings_command import apply_model_arguments, positive_int
 
 #: Items queued per worker slot, so a worker never waits for the writer to hand it work.
 QUEUED_PER_SLOT = 2
@@ -181,7 +181,7 @@ def add_prelabel_arguments(parser: argparse.ArgumentParser) -> None:
     add_propose_arguments(parser)
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=default_workers(),
         help="model processes on this machine, or in the LocalCluster (default: one per core); "
         "each uses --threads threads (default: cores / workers here, 1 on Dask)",
