@@ -45,3 +45,5 @@ def test_inspect_rejects_bad_arguments_with_a_message(samples_dir, tmp_path, cap
     args = ["inspect", "--data", str(samples_dir), "--out", str(tmp_path / "r"), "--worst", "0"]
     assert main(args) == 2
     assert "--worst must be at least 1" in capsys.readouterr().err
+    assert main(["inspect", "--data", str(samples_dir)]) == 2
+    assert "--out DIR" in capsys.readouterr().err

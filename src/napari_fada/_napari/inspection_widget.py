@@ -102,16 +102,17 @@ class InspectionWidget(InspectionPanel):
             self._fail(error)
             return False
         self.set_inspection(inspection)
-        self.status.setText(
-            f"{len(inspection.items)} images with ground truth in {folder}. Add predictions "
-            "or run the embedded model."
-        )
         return True
 
     def set_inspection(self, inspection: Inspection) -> None:
         """Show ``inspection`` (ground truth and any models already scored)."""
         self.inspection = inspection
         self._refresh()
+        models = f"{len(inspection.cases)} model(s) scored" if inspection.cases else "no model yet"
+        self.status.setText(
+            f"{len(inspection.items)} images with ground truth in {inspection.root}; {models}. "
+            "Add predictions or run the embedded model."
+        )
 
     def add_predictions(
         self, predictions: Mapping[str, Proposal], model_id: str | None = None
@@ -376,6 +377,35 @@ class InspectionWidget(InspectionPanel):
 
     def choose_report_folder(self) -> None:
         self._ask_folder("Folder for the report", self.export_selected_report)
+
+
+#: Time for Qt to draw the docks before a screenshot is taken.
+_DRAW_DELAY_MS = 1500
+
+
+def open_inspection(inspection: Inspection, screenshot: Path | None = None) -> None:
+    """Open napari with the inspection dock on ``inspection``'s cases, the worst one shown and
+    the plots docked; with ``screenshot``, save the window there and close (for docs)."""
+    import napari
+    from qtpy.QtCore import QTimer
+
+    viewer = napari.Viewer(title="napari-fada: where the model fails")
+    viewer.window.resize(1600, 1000)
+    widget = InspectionWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="FADA failure inspection", area="right")
+    widget.set_inspection(inspection)
+    widget.show_plots()
+    if screenshot is not None:
+
+        def grab() -> None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            viewer.reset_view()
+            viewer.screenshot(str(screenshot), canvas_only=False)
+            print(f"screenshot saved to {screenshot}")
+            viewer.close()
+
+        QTimer.singleShot(_DRAW_DELAY_MS, grab)
+    napari.run()
 
 
 def _calling(slot: Callable[[], object]) -> Callable[..., None]:

@@ -1,9 +1,10 @@
 """``napari-fada inspect``: the failure report of one or more models on a dataset with ground truth.
 
-``napari-fada inspect --data DIR [--predictions DIR ...] [--model FILE] --out DIR [--worst N]
-[--format markdown|html] [--export-dataset DIR]`` scores saved predictions (folders written by
-``napari-fada propose``), or the embedded model run now when no predictions are given (or
-``--model`` is), and writes the report of the worst cases with the summary plots.
+``napari-fada inspect --data DIR [--predictions DIR ...] [--model FILE] [--out DIR] [--worst N]
+[--format markdown|html] [--export-dataset DIR] [--show [--screenshot FILE]]`` scores saved
+predictions (folders written by ``napari-fada propose``), or the embedded model run now when no
+predictions are given (or ``--model`` is), writes the report of the worst cases with the summary
+plots, and with ``--show`` opens napari with the inspection dock on every case.
 """
 
 from __future__ import annotations
@@ -34,13 +35,19 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split", help="only this split of the manifest, e.g. val")
     parser.add_argument("--limit", type=int, metavar="N", help="at most N images")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="report folder")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="write the report here")
     parser.add_argument(
         "--worst", type=int, default=DEFAULT_WORST, metavar="N", help="cases in the report"
     )
     parser.add_argument("--format", choices=["markdown", "html"], default="markdown")
     parser.add_argument(
         "--export-dataset", type=Path, metavar="DIR", help="also save those cases' ground truth"
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="open napari with the inspection dock on the cases"
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, metavar="FILE", help="with --show: save the window and quit"
     )
 
 
@@ -53,6 +60,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise DatasetError(f"--{flag} must be at least 1, not {value}.")
+    if args.out is None and not args.show:
+        raise DatasetError("Say where the report goes (--out DIR) or open napari (--show).")
     inspection = Inspection.open(args.data, args.split, args.limit)
     for folder in args.predictions:
         predictions, problems = load_predictions(folder)
@@ -73,9 +82,14 @@ def run_inspect(args: argparse.Namespace) -> int:
     for rank, case in enumerate(worst, start=1):
         dice = "-" if case.mean_dice is None else f"{case.mean_dice:.3f}"
         print(f"{rank:>3}  {case.image_id:<40} {case.model_id:<24} mean Dice {dice}")
-    path = export_report(inspection, worst, args.out, args.format)
-    print(f"report written to {path}")
+    if args.out is not None:
+        path = export_report(inspection, worst, args.out, args.format)
+        print(f"report written to {path}")
     if args.export_dataset is not None:
         saved = export_dataset(inspection, worst, args.export_dataset)
         print(f"{len(saved)} images saved with their ground truth into {args.export_dataset}")
+    if args.show:
+        from napari_fada._napari.inspection_widget import open_inspection
+
+        open_inspection(inspection, args.screenshot)
     return 0
