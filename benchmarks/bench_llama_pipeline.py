@@ -17,8 +17,10 @@ rules only and costs nothing here.
 The table and the totals are printed by the transformers benchmark's code, so both backends
 report the same figures: per phase prefill, decode and total seconds and decode tokens per
 second; per run the image encoding (with the prefix prefill), the whole pipeline, and its ratio
-to one phase run alone (encoding plus INTERPRET). Model files are built in a temporary folder
-(or ``--keep DIR``, reused when there), never in the repository.
+to one phase run alone (encoding plus INTERPRET). The process CPU time of each run is printed
+too: on a shared machine it tells the work apart from the waiting (with ``--threads 1`` it is
+what the run takes on one free core). Model files are built in a temporary folder (or
+``--keep DIR``, reused when there), never in the repository.
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ def main() -> None:
                   f"{engine.threads} threads")  # fmt: skip
             warm_up(engine, image)
             for reuse in (True, False):
+                cpu = time.process_time()
                 results.append(run(engine, name, image, reuse))
+                print(f"  process CPU time {time.process_time() - cpu:.2f} s")
             saving = results[-1].total_s - results[-2].total_s
             print(f"  reuse saves {saving:.2f} s ({saving / results[-1].total_s:.0%})")
             engine.close()
