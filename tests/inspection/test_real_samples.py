@@ -6,7 +6,7 @@ import pytest
 
 from napari_fada.data.dataset import Dataset
 from napari_fada.inspection.export import export_dataset, export_report
-from napari_fada.inspection.per_image import Inspection, predict
+from napari_fada.inspection.per_image import Inspection
 from napari_fada.inspection.plots import save_figures, summary_figures
 from napari_fada.models.registry import load_backend
 
@@ -19,8 +19,7 @@ def inspected(samples_dir) -> Inspection:
     inspection = Inspection.open(samples_dir)
     backend = load_backend("embedded")
     try:
-        items = [inspection.items[i] for i in IMAGES]
-        inspection.add_predictions(predict(backend, items))
+        inspection.add_predictions(inspection.predict(backend, IMAGES))
     finally:
         backend.close()
     return inspection

@@ -35,6 +35,9 @@ def _layer(viewer: Any, name: str) -> Any:
 def show_image(viewer: Any, image: np.ndarray, name: str) -> Image:
     """Show ``image`` in the inspection image layer (created the first time)."""
     layer = _layer(viewer, IMAGE_LAYER)
+    if layer is not None and layer.data.ndim != image.ndim:
+        viewer.layers.remove(layer)  # gray and colour images need different layers
+        layer = None
     if layer is None:
         return viewer.add_image(image, name=IMAGE_LAYER, metadata={"image_id": name})
     layer.data = image

@@ -27,7 +27,7 @@ from napari_fada.core.proposal import Proposal
 from napari_fada.errors import Cancelled, FadaError
 from napari_fada.inspection.error_maps import error_boxes, error_label_image, structure_errors
 from napari_fada.inspection.export import case_blocks, export_dataset, export_report
-from napari_fada.inspection.per_image import Inspection, InspectionCase, load_predictions, predict
+from napari_fada.inspection.per_image import Inspection, InspectionCase, load_predictions
 from napari_fada.inspection.plots import save_figures, summary_figures
 from napari_fada.inspection.report_document import ReportFormat, render
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback
@@ -142,8 +142,7 @@ class InspectionWidget(InspectionPanel):
 
         def job(inspection: Inspection, progress: ProgressCallback, token: CancelToken) -> Scored:
             model = backend or load_backend(DEFAULT_BACKEND)
-            items = list(inspection.items.values())
-            predictions = predict(model, items, progress, token)
+            predictions = inspection.predict(model, progress=progress, cancel=token)
             return inspection.add_predictions(predictions, progress=progress), []
 
         return self._start(job, "Running the model over the dataset...")

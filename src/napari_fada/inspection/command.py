@@ -15,7 +15,7 @@ from pathlib import Path
 
 from napari_fada.errors import DatasetError
 from napari_fada.inspection.export import export_dataset, export_report
-from napari_fada.inspection.per_image import Inspection, load_predictions, predict
+from napari_fada.inspection.per_image import Inspection, load_predictions
 
 DEFAULT_WORST = 20
 
@@ -73,8 +73,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
         backend = load_backend(args.model)
         try:
-            items = list(inspection.items.values())
-            inspection.add_predictions(predict(backend, items, _print_progress))
+            inspection.add_predictions(inspection.predict(backend, progress=_print_progress))
         finally:
             backend.close()
         print(file=sys.stderr)

@@ -7,7 +7,7 @@ figures in the inspection table are the evaluation's figures, image by image.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,25 +131,6 @@ def model_name(predictions: Mapping[str, Proposal]) -> str:
     return ", ".join(sorted({p.model.model_id for p in predictions.values()})) or "unknown model"
 
 
-def predict(
-    backend: Backend,
-    items: list[DatasetItem],
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> dict[str, Proposal]:
-    """Run ``backend`` on each item's image, with the dataset's pixel spacing."""
-    proposals: dict[str, Proposal] = {}
-    for index, item in enumerate(items):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        spacing = item.reference().pixel_spacing_mm
-        request = ProposeRequest(pixel_spacing_mm=spacing)
-        proposals[item.image_id] = backend.propose(item.image(), request, cancel=cancel)
-        if progress is not None:
-            progress(f"proposed {item.image_id}", (index + 1) / len(items))
-    return proposals
-
-
 def _source_datasets(root: Path) -> dict[str, str]:
     """image id -> source_dataset column of the manifest (both layouts have one)."""
     rows = read_csv(root / "manifest.csv")
@@ -184,11 +165,30 @@ class Inspection:
     def image(self, image_id: str) -> np.ndarray:
         return self.items[image_id].image()
 
+    def predict(
+        self,
+        backend: Backend,
+        image_ids: Iterable[str] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> dict[str, Proposal]:
+        """Run ``backend`` on the images (default: all), with their pixel spacing."""
+        chosen = list(self.items if image_ids is None else image_ids)
+        proposals: dict[str, Proposal] = {}
+        for index, image_id in enumerate(chosen):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            request = ProposeRequest(pixel_spacing_mm=self.reference(image_id).pixel_spacing_mm)
+            proposals[image_id] = backend.propose(self.image(image_id), request, cancel=cancel)
+            if progress is not None:
+                progress(f"proposed {image_id}", (index + 1) / len(chosen))
+        return proposals
+
     def add_predictions(
         self,
         predictions: Mapping[str, Proposal],
         model_id: str | None = None,
-        progress: Callable[[str, float], None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[InspectionCase]:
         """Score ``predictions`` (image id -> proposal) as model ``model_id`` (default: the id
         the proposals name), replacing what that model had. Images of other datasets are ignored;

@@ -90,6 +90,8 @@ def dice_figure(cases: Sequence[InspectionCase]) -> Figure:
         values = [[c.result.dice[s] for c in model_cases if s in c.result.dice] for s in labels]
         positions = [i + offset for i, v in enumerate(values) if v]
         filled = [v for v in values if v]
+        if not filled:
+            continue
         color = f"C{m}"
         ax.boxplot(
             filled,
