@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from napari_fada.errors import Cancelled
 from napari_fada.models.base import CancelToken
@@ -30,9 +31,15 @@ def _options(dataset: Path, out: Path, **changes) -> TrainOptions:
     return replace(base, **changes)
 
 
-def test_events_and_result(dataset, tmp_path):
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory) -> tuple[list[TrainProgress], TrainResult]:
     events: list[TrainProgress] = []
-    result = train_model(_options(dataset, tmp_path / "m.pt"), events.append)
+    out = tmp_path_factory.mktemp("trained") / "m.pt"
+    return events, train_model(_options(dataset, out), events.append)
+
+
+def test_events_and_result(trained):
+    events, result = trained
     infos = [e.message for e in events if e.stage == "info"]
     assert infos[0].endswith("validation images, input 32x32")
     assert infos[1].startswith("before: ") and infos[-1].startswith("after:  ")
@@ -47,6 +54,18 @@ def test_events_and_result(dataset, tmp_path):
     assert result.steps == steps[-1].step
     assert result.before == next(e.metrics for e in events if e.message.startswith("before"))
     assert load_weights(result.out).validation_metrics == pytest.approx(result.after)
+
+
+def test_a_fine_tune_that_only_gets_worse_keeps_the_starting_weights(dataset, trained, tmp_path):
+    _, start = trained
+    events: list[TrainProgress] = []
+    options = _options(dataset, tmp_path / "tuned.pt", init=start.out, lr=5.0, epochs=2)
+    result = train_model(options, events.append)
+    assert all(e.metrics["score"] < result.before["score"] for e in events if e.stage == "epoch")
+    assert any(e.message.startswith("no epoch beat the starting weights") for e in events)
+    tuned, initial = load_weights(result.out).state_dict, load_weights(start.out).state_dict
+    assert all(torch.equal(tuned[name], initial[name]) for name in initial)
+    assert result.after["score"] == pytest.approx(result.before["score"])
 
 
 def test_comparison_lists_each_metric_before_and_after():

@@ -2,7 +2,8 @@
 
 Reads the plugin's saved datasets and the shared reference layout alike (see
 :mod:`napari_fada.train_data`), holds out the ``val`` rows (else 10% of subjects), trains with
-augmentation, keeps the best epoch by validation score, stops early when it stops improving,
+augmentation, keeps the best epoch by validation score (a fine-tune also counts its starting
+weights, so it never ends worse than it began), stops early when it stops improving,
 calibrates the plane probabilities by temperature scaling on the validation rows and writes one
 weights file. A checkpoint next to the output (``<out>.ckpt``) lets ``--resume`` continue.
 """
@@ -290,6 +291,10 @@ def _format(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
 
 
+def _copy(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state_dict.items()}
+
+
 def _ignore(_: TrainProgress) -> None:
     """The default progress callback."""
 
@@ -336,7 +341,11 @@ def train_model(
     generator = torch.Generator().manual_seed(options.seed)
     state: dict[str, Any] = {
         "epoch": 0, "step": 0, "seconds": 0.0, "best_score": -1.0, "best_state": None, "stale": 0,
+        "best_epoch": 0,
     }  # fmt: skip
+    if options.init is not None:
+        # Fine-tuning must not make the model worse: the starting weights are the ones to beat.
+        state["best_score"], state["best_state"] = before["score"], _copy(net.state_dict())
     checkpoint = options.checkpoint
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if options.resume:
@@ -397,7 +406,8 @@ def train_model(
         improved = metrics["score"] > state["best_score"]
         if improved:
             state["best_score"] = metrics["score"]
-            state["best_state"] = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            state["best_state"] = _copy(net.state_dict())
+            state["best_epoch"] = state["epoch"]
             state["stale"] = 0
         else:
             state["stale"] += 1
@@ -419,6 +429,14 @@ def train_model(
         _save_checkpoint(checkpoint, net, optimizer, generator, state)
 
     net.load_state_dict(state["best_state"] or net.state_dict())
+    if options.init is not None and state.get("best_epoch", 1) == 0:
+        emit(
+            TrainProgress(
+                "info",
+                f"no epoch beat the starting weights (score {before['score']:.4f}): "
+                "writing them unchanged, with recalibrated plane probabilities",
+            )
+        )
     _, plane_logits = predict(net, val, weights.preprocess)
     temperature = fit_temperature(plane_logits, val["planes"])
     after = evaluate(net, val, weights, temperature)
