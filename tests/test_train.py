@@ -175,7 +175,8 @@ def _layout(root: Path, mask_value: int = 3, plane: str = "trans-thalamic") -> P
         mask[20:40, 20:40] = mask_value
         Image.fromarray(image).save(root / "images" / f"s{index}.png")
         Image.fromarray(mask).save(root / "masks" / f"s{index}.png")
-        lines.append(f"s{index},images/s{index}.png,masks/s{index}.png,,{plane}")
+        # split "train": a hashed 10% split could put both rows in validation
+        lines.append(f"s{index},images/s{index}.png,masks/s{index}.png,train,{plane}")
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
     return root
 
