@@ -70,6 +70,12 @@ def test_the_table_lists_the_cases_worst_first_and_sorts_by_any_column(widget) -
     widget.table.sortItems(4, Qt.SortOrder.DescendingOrder)  # best mean Dice first
     assert _column(widget, 1) == [PERFECT, SHIFTED, MISSED]
     assert widget.case_at(0).image_id == PERFECT
+    table = widget.table
+    header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    fetal_head = header.index("Dice fetal_head")  # one Dice column per structure
+    table.sortItems(fetal_head, Qt.SortOrder.AscendingOrder)
+    assert _column(widget, 1)[0] == SHIFTED  # the only image with a fetal head
+    assert _column(widget, fetal_head)[1:] == ["-", "-"]
 
 
 def test_selecting_a_row_jumps_to_its_image_with_exact_error_pixels(widget, samples_dir) -> None:

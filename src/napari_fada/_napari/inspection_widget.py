@@ -20,7 +20,12 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFileDialog
 
 from napari_fada._napari.inspection_layers import show_boxes, show_errors, show_image
-from napari_fada._napari.inspection_panel import ALL_STRUCTURES, InspectionPanel, SortItem
+from napari_fada._napari.inspection_panel import (
+    ALL_STRUCTURES,
+    COLUMNS,
+    InspectionPanel,
+    SortItem,
+)
 from napari_fada._napari.inspection_plots import PlotsWidget
 from napari_fada._napari.propose_worker import ProgressRelay
 from napari_fada.core.proposal import Proposal
@@ -43,7 +48,8 @@ def _number(value: float | None) -> tuple[str, float]:
     return ("-", 2.0) if value is None else (f"{value:.3f}", value)
 
 
-def _row(rank: int, case: InspectionCase) -> list[SortItem]:
+def _row(rank: int, case: InspectionCase, structures: list[str]) -> list[SortItem]:
+    """The fixed columns, then the Dice of each of ``structures`` ("-" where not scored)."""
     result = case.result
     mark = {True: "✓", False: "✗", None: ""}[result.plane_correct]
     plane = f"{mark} {result.plane_predicted or '-'}".strip()
@@ -57,6 +63,7 @@ def _row(rank: int, case: InspectionCase) -> list[SortItem]:
         SortItem(*_number(case.mean_box_ap)),
         SortItem(plane, plane),
         SortItem(*_number(case.plane_score)),
+        *(SortItem(*_number(result.dice.get(label))) for label in structures),
     ]
     cells[0].setData(Qt.ItemDataRole.UserRole + 1, rank - 1)
     return cells
@@ -213,14 +220,18 @@ class InspectionWidget(InspectionPanel):
     # -- the table and the viewer ------------------------------------------------------------
 
     def _refresh(self) -> None:
-        """Refill the table worst first (sorted by rank) and show the worst case."""
+        """Refill the table worst first (sorted by rank), with a Dice column per structure, and
+        show the worst case."""
         self.cases = self.inspection.worst_first() if self.inspection else []
+        structures = sorted({label for case in self.cases for label in case.result.dice})
         table = self.table
         table.setSortingEnabled(False)
         table.clearContents()
+        table.setColumnCount(len(COLUMNS) + len(structures))
+        table.setHorizontalHeaderLabels([*COLUMNS, *(f"Dice {s}" for s in structures)])
         table.setRowCount(len(self.cases))
         for row, case in enumerate(self.cases):
-            for column, item in enumerate(_row(row + 1, case)):
+            for column, item in enumerate(_row(row + 1, case, structures)):
                 table.setItem(row, column, item)
         table.setSortingEnabled(True)
         table.sortItems(0, Qt.SortOrder.AscendingOrder)
