@@ -187,3 +187,16 @@ def test_cine_work_without_a_clip_or_a_dataset_says_what_to_do(open_clip, qtbot)
     widget.viewer.add_image(np.zeros((20, 30), np.uint8), name="still")
     widget.cine.propose_all()
     assert "Open a cine clip first" in widget.cine.status.text()
+
+
+def test_deleting_the_widget_unbinds_the_cine_keys_and_callbacks(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget = AnnotatorWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget)
+    assert all(coerce_keybinding(key) in viewer.keymap for key in CINE_KEYS)
+    viewer.window.remove_dock_widget(dock)
+    with qtbot.waitSignal(widget.cine.destroyed, timeout=5_000):
+        widget.deleteLater()
+    assert not any(coerce_keybinding(key) in viewer.keymap for key in CINE_KEYS)
+    viewer.add_image(np.zeros((4, 8, 8), np.uint8))
+    viewer.dims.set_current_step(0, 3)  # no callback into the deleted panel

@@ -15,19 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Image, Shapes
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QGridLayout,
-    QGroupBox,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-)
+from qtpy.QtWidgets import QListWidgetItem
 
+from napari_fada._napari.cine_controls import CineControls
 from napari_fada._napari.cine_overview import add_overview_layer, show_frame
 from napari_fada._napari.cine_worker import CineJob, FrameResult, start_cine
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack
@@ -54,11 +44,11 @@ def _clicked(slot: Callable[[], Any]) -> Callable[..., None]:
     return lambda *_: slot()
 
 
-class CinePanel(QGroupBox):
+class CinePanel(CineControls):
     """Clip-wide proposing and review for the annotator widget's stack."""
 
     def __init__(self, widget: AnnotatorWidget) -> None:
-        super().__init__("Cine")
+        super().__init__(", ".join(f"{key}: {what}" for key, (_, what) in CINE_KEYS.items()))
         self.widget = widget
         self.viewer = widget.viewer
         self.layer: Image | None = None
@@ -67,58 +57,25 @@ class CinePanel(QGroupBox):
         self.job: CineJob | None = None
         self.best: list[int] = []
         self._best_position = -1
-        self._seconds: list[float] = []
-        self._build()
+        #: seconds each frame of the last run took to read and propose
+        self.frame_seconds: list[float] = []
+        self._connect()
+        viewer, on_step = self.viewer, self._on_step
         for key, (method, _) in CINE_KEYS.items():
-            self.viewer.bind_key(key, lambda _v, m=method: getattr(self, m)(), overwrite=True)
-        self.viewer.dims.events.current_step.connect(self._on_step)
-        self.destroyed.connect(self._detach)
+            viewer.bind_key(key, lambda _v, m=method: getattr(self, m)(), overwrite=True)
+        viewer.dims.events.current_step.connect(on_step)
 
-    def _build(self) -> None:
-        self.propose_button = QPushButton("Propose all frames")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.status = QLabel("Open a clip, then propose all its frames.")
-        self.status.setWordWrap(True)
-        self.accept_frame_button = QPushButton("Accept frame")
-        self.accept_all_button = QPushButton("Accept all frames")
-        self.range_from, self.range_to = QSpinBox(), QSpinBox()
-        self.accept_range_button = QPushButton("Accept range")
-        self.carry_frames = QSpinBox()
-        self.carry_frames.setRange(1, 100)
-        self.carry_frames.setValue(5)
-        self.follow_motion = QCheckBox("follow motion")
-        self.follow_motion.setChecked(True)
-        self.carry_button = QPushButton("Carry forward")
-        self.smooth_frames = QSpinBox()
-        self.smooth_frames.setRange(1, 31)
-        self.smooth_frames.setSingleStep(2)
-        self.smooth_frames.setValue(5)
-        self.plane_over_time = QLabel("Plane over time: -")
-        self.best_plane = QComboBox()
-        self.best_list = QListWidget()
-        self.best_list.setMaximumHeight(120)
-        self.best_button = QPushButton("Go to best")
-        keys = ", ".join(f"{key}: {what}" for key, (_, what) in CINE_KEYS.items())
-        rows: list[list[Any]] = [
-            [self.propose_button, self.cancel_button],
-            [self.progress],
-            [self.status],
-            [self.accept_frame_button, self.accept_all_button],
-            [self.range_from, self.range_to, self.accept_range_button],
-            [self.carry_frames, self.follow_motion, self.carry_button],
-            [QLabel("Smooth plane over frames"), self.smooth_frames],
-            [self.plane_over_time],
-            [QLabel("Best frames for"), self.best_plane, self.best_button],
-            [self.best_list],
-            [QLabel(keys)],
-        ]
-        grid = QGridLayout(self)
-        for row, widgets in enumerate(rows):
-            span = 6 // len(widgets)
-            for column, item in enumerate(widgets):
-                grid.addWidget(item, row, column * span, 1, span)
+        def detach() -> None:
+            """The panel is gone: no key or viewer callback may reach it any more."""
+            if self.job is not None:
+                self.job.cancel()
+            for key in CINE_KEYS:
+                viewer.bind_key(key, None)
+            viewer.dims.events.current_step.disconnect(on_step)
+
+        self.destroyed.connect(detach)
+
+    def _connect(self) -> None:
         for button, slot in (
             (self.propose_button, self.propose_all),
             (self.cancel_button, self.cancel),
@@ -132,13 +89,6 @@ class CinePanel(QGroupBox):
         self.smooth_frames.valueChanged.connect(self._on_window)
         self.best_plane.currentTextChanged.connect(lambda _: self.refresh_best())
         self.best_list.itemActivated.connect(self._on_best_activated)
-
-    def _detach(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-        for key in CINE_KEYS:
-            self.viewer.bind_key(key, None)
-        self.viewer.dims.events.current_step.disconnect(self._on_step)
 
     # -- the clip ----------------------------------------------------------------------------
 
@@ -210,7 +160,7 @@ class CinePanel(QGroupBox):
             structures=self.widget.structures.structures(),
             pixel_spacing_mm=self.widget.biometry.pixel_spacing_mm(),
         )
-        self._seconds = []
+        self.frame_seconds = []
         self.progress.setRange(0, clip.n_frames)
         self.progress.setValue(len(clip))
         self._set_running(True)
@@ -233,7 +183,7 @@ class CinePanel(QGroupBox):
         if self.clip is None or self.overview is None:
             return
         self.clip.put(result.frame, result.proposal, result.quality)
-        self._seconds.append(result.seconds)
+        self.frame_seconds.append(result.seconds)
         show_frame(self.overview, result.frame, result.proposal)
         self.progress.setValue(len(self.clip))
         if result.frame == self._frame_in_view() and self.widget.session is None:
@@ -247,7 +197,7 @@ class CinePanel(QGroupBox):
         if self.clip is None:
             return
         done, total = len(self.clip), self.clip.n_frames
-        rate = f", {np.mean(self._seconds):.2f} s per frame" if self._seconds else ""
+        rate = f", {np.mean(self.frame_seconds):.2f} s per frame" if self.frame_seconds else ""
         ended = "All frames proposed" if done == total else "Stopped"
         self.status.setText(f"{ended}: {done} of {total} frames have proposals{rate}.")
 
