@@ -6,7 +6,8 @@
 Speed does not depend on the weights' values, so random-weight GGUF files stand in for FADA:
 ``tiny`` (the test model, fed a FADA-sized image) and ``fada-0.8b``: Qwen3.5 0.8B's text model
 (llama.cpp architecture ``qwen35``: 24 layers of width 1024, three gated delta-net layers per
-gated-attention layer, a 248k vocabulary, tied embeddings) written as F16 and quantized to
+gated-attention layer, a 248k vocabulary with word-sized tokens for FADA's prompts, tied
+embeddings) written as F16 and quantized to
 Q4_K_M with llama.cpp, plus an F16 ``qwen3vl_merger`` mmproj with the 0.8B vision sizes (12
 blocks of 768, patch 16, 2x2 merge). Each runs the four model phases on a real 800x540
 ultrasound image with a fixed number of generated tokens per phase (400/10/120/400,
@@ -40,16 +41,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the GGUF writers are the test helpers
 
 import llama_cpp  # noqa: E402
-from benchmarks.bench_hf_pipeline import DEFAULT_IMAGE, PHASE_TOKENS, Run, run, warm_up  # noqa: E402
+from benchmarks.bench_hf_pipeline import (  # noqa: E402
+    DEFAULT_IMAGE,
+    PHASE_TOKENS,
+    STRUCTURES,
+    Run,
+    run,
+    warm_up,
+)
 from tests.models.tiny_gguf import (  # noqa: E402
     GgufPair,
     TextShape,
     VisionShape,
     build_gguf_pair,
+    learn_merges,
     write_mmproj,
     write_text_model,
 )
 
+from napari_fada.core.prompts import task_prompt  # noqa: E402
 from napari_fada.models.llama_engine import LlamaEngine  # noqa: E402
 
 #: Qwen3.5-0.8B's text sizes as we know them (the transformers benchmark uses the same):
@@ -88,7 +98,11 @@ def build_fada_08b(folder: Path) -> GgufPair:
     if pair.model.is_file() and pair.mmproj.is_file():
         return pair
     started = time.perf_counter()
-    f16 = write_text_model(folder / "f16.gguf", FADA_08B_TEXT, "fada-0.8b-random", dtype=np.float16)
+    # Word-sized tokens for FADA's prompts, so each phase prefills about as many as with Qwen's.
+    merges = learn_merges([task_prompt(phase, STRUCTURES) for phase in PHASE_TOKENS], 1000)
+    f16 = write_text_model(
+        folder / "f16.gguf", FADA_08B_TEXT, "fada-0.8b-random", dtype=np.float16, merges=merges
+    )
     _log(f"wrote the F16 text model in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     params = llama_cpp.llama_model_quantize_default_params()

@@ -17,7 +17,10 @@ the sampler's seed picks them) and one item per list: short valid answers, sampl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +36,11 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<|image_pad|>",
     "<|video_pad|>",
 )
-#: The one merge (llama.cpp refuses a BPE tokenizer without merges) and the token it makes.
+#: The one merge of the tiny models (llama.cpp refuses a BPE tokenizer without merges): their
+#: answers are written byte by byte, which the JSON bias needs.
 _MERGE = ("Ġ", "Ġ")
+#: Roughly the pieces llama.cpp's Qwen pre-tokenizer splits text into before merging.
+_PIECES = re.compile(r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\s+")
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -133,9 +139,45 @@ def _byte_tokens() -> list[str]:
     return [chars[b] for b in range(256)]
 
 
-def _vocabulary(size: int) -> tuple[list[str], list[int]]:
-    """Tokens and their types: the bytes, the merged token, specials, then unused padding."""
-    tokens = [*_byte_tokens(), "".join(_MERGE)]
+def _merged(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for part in word:
+        if out and (out[-1], part) == pair:
+            out[-1] += part
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def learn_merges(corpus: Sequence[str], count: int) -> list[tuple[str, str]]:
+    """Up to ``count`` byte-level BPE merges learned from ``corpus``, most frequent pair first,
+    so that a model's prompts take about as many tokens as with a real Qwen vocabulary."""
+    table = _byte_tokens()
+    words: Counter[tuple[str, ...]] = Counter(
+        tuple(table[b] for b in piece.encode())
+        for text in corpus
+        for piece in _PIECES.findall(text)
+    )
+    merges = [_MERGE]
+    while len(merges) < count:
+        pairs: Counter[tuple[str, str]] = Counter()
+        for word, frequency in words.items():
+            for pair in itertools.pairwise(word):
+                pairs[pair] += frequency
+        if not pairs:
+            break
+        best = max(pairs, key=lambda pair: pairs[pair])
+        merges.append(best)
+        merged: Counter[tuple[str, ...]] = Counter()
+        for word, frequency in words.items():
+            merged[_merged(word, best)] += frequency
+        words = merged
+    return merges
+
+
+def _vocabulary(size: int, merges: Sequence[tuple[str, str]]) -> tuple[list[str], list[int]]:
+    """Tokens and their types: the bytes, merged tokens, specials, then unused padding."""
+    tokens = [*_byte_tokens(), *dict.fromkeys(a + b for a, b in merges)]
     types = [gguf.TokenType.NORMAL] * len(tokens)
     tokens += SPECIAL_TOKENS
     types += [gguf.TokenType.CONTROL] * len(SPECIAL_TOKENS)
@@ -325,12 +367,17 @@ def _text_parameters(writer: gguf.GGUFWriter, shape: TextShape) -> None:
         writer.add_full_attention_interval(shape.full_attention_interval)
 
 
-def _tokenizer(writer: gguf.GGUFWriter, tokens: list[str], types: list[int]) -> None:
+def _tokenizer(
+    writer: gguf.GGUFWriter,
+    tokens: list[str],
+    types: list[int],
+    merges: Sequence[tuple[str, str]],
+) -> None:
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("qwen2")
     writer.add_token_list(tokens)
     writer.add_token_types(types)
-    writer.add_token_merges([" ".join(_MERGE)])
+    writer.add_token_merges([f"{a} {b}" for a, b in merges])
     writer.add_eos_token_id(tokens.index("<|im_end|>"))
     writer.add_pad_token_id(tokens.index("<|endoftext|>"))
     writer.add_add_bos_token(False)
@@ -343,14 +390,19 @@ def write_text_model(
     name: str = "tiny-fada-qwen2vl",
     seed: int = 0,
     dtype: type[np.floating] = np.float32,
+    merges: Sequence[tuple[str, str]] = (_MERGE,),
 ) -> Path:
-    """The text model with its tokenizer and ChatML template (F32, or F16 matrices)."""
-    tokens, types = _vocabulary(shape.vocab)
+    """The text model with its tokenizer and ChatML template (F32, or F16 matrices).
+
+    ``merges`` (see :func:`learn_merges`) give word-sized tokens; the default single merge
+    keeps the byte-by-byte answers the tiny models' JSON bias relies on.
+    """
+    tokens, types = _vocabulary(shape.vocab, merges)
     writer = gguf.GGUFWriter(str(path), shape.architecture)
     writer.add_name(name)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == np.float16 else 0)
     _text_parameters(writer, shape)
-    _tokenizer(writer, tokens, types)
+    _tokenizer(writer, tokens, types, merges)
     bias = _preferences(tokens, tokens.index("<|im_end|>"))
     for tensor_name, array in _text_tensors(shape, _Weights(seed, dtype), bias):
         writer.add_tensor(tensor_name, array)
