@@ -13,13 +13,14 @@ from PIL import Image
 from qtpy.QtCore import Qt
 
 from napari_fada._napari.annotator_widget import AnnotatorWidget
-from napari_fada._napari.training_panel import START_FILE, START_NEW
+from napari_fada._napari.training_panel import FINE_TUNE_LR, START_FILE, START_NEW, START_SHIPPED
 from napari_fada._napari.training_widget import TrainingWidget
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.evaluate import evaluate_backend
 from napari_fada.models.embedded_backend import EmbeddedBackend
 from napari_fada.models.embedded_weights import file_sha256
 from napari_fada.settings import Settings
+from napari_fada.train_options import TrainOptions
 from tests.test_train import _saved_dataset, _scene
 
 LEFT = Qt.MouseButton.LeftButton
@@ -217,3 +218,13 @@ def test_nothing_to_train_on(docks):
     widget.train()
     assert widget.training is None
     assert widget.train_panel.status.text() == "Add at least one dataset folder to train on."
+
+
+def test_learning_rate_follows_the_start(docks):
+    panel = docks[0].train_panel
+    assert panel.start_combo.currentText() == START_SHIPPED
+    assert panel.lr_spin.value() == pytest.approx(FINE_TUNE_LR)
+    assert not panel.size_spin.isEnabled() and not panel.init_row.isEnabled()
+    panel.start_combo.setCurrentText(START_NEW)
+    assert panel.lr_spin.value() == pytest.approx(TrainOptions.default("lr"))
+    assert panel.size_spin.isEnabled()
