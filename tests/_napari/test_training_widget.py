@@ -77,6 +77,7 @@ def test_train_then_propose_with_the_new_weights(docks, qtbot, tmp_path):
     losses = epoch_losses(panel.log.toPlainText())
     assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]
     assert panel.progress.value() == 100
+    assert panel.status.text().startswith(f"Wrote {out} after 6 epochs: validation score ")
     assert panel.validation.text().startswith("Validation after epoch 6: ")
     score = next(line for line in panel.result_box.toPlainText().splitlines() if "score" in line)
     before, after = (float(v) for v in score.split()[1:3])
@@ -122,6 +123,8 @@ def test_evaluate_shows_what_evaluate_backend_reports(docks, qtbot, samples_dir,
     written = widget.save_report(tmp_path / "report.json")
     assert written is not None
     assert json.loads(written.read_text())["map50"] == pytest.approx(expected.map50)
+    assert widget.save_report(tmp_path) is None
+    assert panel.status.text().startswith(f"Could not write {tmp_path}")
 
 
 def test_cancel_training_leaves_a_checkpoint_to_resume(docks, qtbot, tmp_path):

@@ -9,6 +9,7 @@ the dock and as a napari notification; napari itself never sees a traceback.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -107,12 +108,12 @@ class TrainingWidget(TrainingPanel):
         status.setText(_message(error))
         show_error(_message(error))
 
-    def _choose_folder(self, chosen: Any) -> None:
+    def _choose_folder(self, chosen: Callable[[str], object]) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Dataset folder")
         if folder:
             chosen(folder)
 
-    def _choose_file(self, chosen: Any) -> None:
+    def _choose_file(self, chosen: Callable[[str], object]) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Embedded model weights", "", "Weights (*.pt);;All files (*)"
         )
@@ -201,7 +202,8 @@ class TrainingWidget(TrainingPanel):
         try:
             write_text_atomic(Path(path), self.report.to_json())
         except OSError as error:
-            self._report_error(self.evaluate_panel.status, error)
+            problem = FadaError(f"Could not write {path} ({error}): choose another file.")
+            self._report_error(self.evaluate_panel.status, problem)
             return None
         self.evaluate_panel.status.setText(f"Report written to {path}")
         return Path(path)
@@ -289,12 +291,13 @@ class TrainingWidget(TrainingPanel):
 
     def _on_training_progress(self, event: TrainProgress) -> None:
         panel = self.train_panel
-        panel.progress.setValue(round(100 * event.fraction))
         if event.stage == "step":
+            panel.progress.setValue(round(100 * event.fraction))
             panel.status.setText(f"epoch {event.epoch}, step {event.step}: loss {event.loss:.4f}")
             return
         panel.log.appendPlainText(event.message)
         if event.stage == "epoch":
+            panel.progress.setValue(round(100 * event.fraction))
             figures = ", ".join(f"{k} {v:.3f}" for k, v in event.metrics.items())
             panel.validation.setText(f"Validation after epoch {event.epoch}: {figures}")
 
@@ -305,9 +308,10 @@ class TrainingWidget(TrainingPanel):
         panel.progress.setValue(100)
         panel.result_box.setPlainText(result.comparison())
         panel.use_button.setEnabled(True)
-        before, after = result.before.get("score"), result.after.get("score")
-        change = f": score {before:.3f} -> {after:.3f}" if before is not None and after else ""
-        panel.status.setText(f"Wrote {result.out} after {result.epochs} epochs{change}")
+        panel.status.setText(
+            f"Wrote {result.out} after {result.epochs} epochs: validation score "
+            f"{result.before['score']:.3f} -> {result.after['score']:.3f}"
+        )
         show_info(f"Training done; the weights are in {result.out}")
 
     def _on_training_failed(self, error: BaseException) -> None:
