@@ -50,7 +50,7 @@ def peak_rss_mib() -> float:
 def write_clip(path: Path, n_frames: int, size: tuple[int, int]) -> Path:
     """A gray MP4 of ``n_frames`` sweep frames of ``size`` (width, height)."""
     import av
-    import cv2
+    from PIL import Image
 
     from napari_fada.samples import cine_clip
 
@@ -62,7 +62,7 @@ def write_clip(path: Path, n_frames: int, size: tuple[int, int]) -> Path:
         stream.bit_rate = 6_000_000
         stream.options = {"g": "25"}
         for index in range(n_frames):
-            frame = cv2.resize(frames[cycle[index % len(cycle)]], size)
+            frame = np.asarray(Image.fromarray(frames[cycle[index % len(cycle)]]).resize(size))
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="gray")))
         container.mux(stream.encode())
     return path
