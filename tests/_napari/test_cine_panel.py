@@ -131,6 +131,7 @@ def test_accept_range_saves_one_accepted_image_per_frame_with_clip_and_index(
         assert {a.status for a in proposal.annotations} == {"accepted"}
         assert {a.annotator for a in proposal.annotations} == {"ana"}
         assert proposal.plane.label == "BPD_PLANE" and proposal.plane.status == "accepted"
+        assert proposal.biometry["hc_mm"] > 0  # the accepted head, measured at 0.25 mm/pixel
         frame = clip_frames(N_FRAMES)[record.frame_index]
         assert np.array_equal(dataset.image(record.image_id), frame)
     in_view = widget.session.to_proposal().annotations

@@ -21,6 +21,7 @@ from napari_fada._napari.cine_controls import CineControls
 from napari_fada._napari.cine_overview import add_overview_layer, show_frame
 from napari_fada._napari.cine_worker import CineJob, FrameResult, start_cine
 from napari_fada._napari.image_source import CurrentImage, current_image, is_stack
+from napari_fada.core.biometry import reviewed_head_biometry
 from napari_fada.core.clip_proposals import ClipProposals, accepted
 from napari_fada.core.proposal import Proposal
 from napari_fada.core.temporal import carry_forward, image_quality, with_carried
@@ -265,6 +266,10 @@ class CinePanel(CineControls):
                 return False
             proposal = streamed
         proposal = accepted(proposal, self.widget.annotator)
+        # measurements saved are those of the confirmed head, as when saving a reviewed image
+        proposal.biometry = reviewed_head_biometry(
+            proposal.annotations, proposal.width, proposal.height, record.pixel_spacing_mm
+        )
         dataset.save(record, image.pixels, proposal)
         if self.overview is not None:
             show_frame(self.overview, frame, proposal)
