@@ -231,3 +231,46 @@ def test_learning_rate_follows_the_start(docks):
     panel.start_combo.setCurrentText(START_NEW)
     assert panel.lr_spin.value() == pytest.approx(TrainOptions.default("lr"))
     assert panel.size_spin.isEnabled()
+
+
+LOOP_SAMPLES = (
+    "hc18_010_HC", "hc18_014_HC", "psfhs_03744", "psfhs_03745",
+    "brain_Patient00644_Plane3_1_of_3", "brain_Patient00652_Plane3_1_of_1",
+)  # fmt: skip
+
+
+def test_propose_review_save_train_and_propose_again(
+    make_napari_viewer, qtbot, samples_dir, tmp_path
+):
+    """The loop an annotator runs: the shipped model proposes, the reviewer's decisions are
+    saved, the dock fine-tunes on that dataset, and the annotator proposes with the result."""
+    viewer = make_napari_viewer()
+    annotator = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(annotator, name="FADA annotator")
+    corrections = tmp_path / "corrections"
+    annotator.open_dataset(corrections)
+    annotator.set_backend(EmbeddedBackend())
+    for image_id in LOOP_SAMPLES:
+        pixels = np.asarray(Image.open(samples_dir / "images" / f"{image_id}.png"))
+        viewer.add_image(pixels, name=image_id)
+        qtbot.mouseClick(annotator.propose_button, LEFT)
+        qtbot.waitUntil(lambda: annotator.job is None, timeout=30_000)
+        assert annotator.accept_all(), annotator.status.text()
+    assert len(Dataset.open(corrections).records()) == len(LOOP_SAMPLES)
+
+    widget = TrainingWidget(viewer)  # offers the annotator's dataset
+    viewer.window.add_dock_widget(widget, name="FADA train & evaluate")
+    assert widget.datasets() == [corrections]
+    out = tmp_path / "tuned.pt"
+    widget.train_panel.out_edit.setText(str(out))
+    widget.train_panel.epochs_spin.setValue(1)
+    widget.train_panel.batch_spin.setValue(4)
+    run_training(widget, qtbot)
+    assert widget.result is not None, widget.train_panel.status.text()
+
+    qtbot.mouseClick(widget.train_panel.use_button, LEFT)
+    qtbot.waitUntil(lambda: widget.loader is None, timeout=30_000)
+    qtbot.mouseClick(annotator.propose_button, LEFT)
+    qtbot.waitUntil(lambda: annotator.job is None, timeout=30_000)
+    assert annotator.session is not None
+    assert annotator.session.base.model.weights_sha256 == file_sha256(out)
