@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -59,17 +59,25 @@ def reference_from_proposal(
 
 
 def _shared_layout_items(root: Path) -> Iterator[DatasetItem]:
-    from napari_fada.data.shared_layout import ReferenceSample, iter_reference, reference_proposal
+    from napari_fada.data.shared_layout import (
+        ReferenceSample,
+        iter_reference,
+        labelled_structures,
+        reference_proposal,
+    )
+
+    labelled = labelled_structures(root)
 
     def reference(sample: ReferenceSample) -> Reference:
         # The manifest's plane is the truth; FADA's class label for it is also right.
-        return reference_from_proposal(
+        truth = reference_from_proposal(
             sample.image_id,
             reference_proposal(sample),
             sample.plane,
             (sample.fada_plane_label,),
             sample.pixel_spacing_mm,
         )
+        return replace(truth, labelled=labelled.get(sample.source_dataset))
 
     def image(sample: ReferenceSample) -> np.ndarray:
         return sample.image

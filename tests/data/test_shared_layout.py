@@ -99,3 +99,27 @@ def test_broken_folders_raise_clear_errors(samples_dir, tmp_path):
         reference_proposal(sample)
     with pytest.raises(DatasetError, match=r"images/a\.png"):
         _ = sample.image
+
+
+def test_each_source_labels_only_its_own_structures(samples_dir) -> None:
+    from napari_fada.data.shared_layout import labelled_structures
+
+    assert labelled_structures(samples_dir) == {
+        "HC18": {"head"},
+        "PSFHS": {"pubic_symphysis", "fetal_head"},
+        "fetal-head-biometry-tv": {"Brain", "CSP", "LV"},
+    }
+
+
+def test_a_structure_its_source_does_not_label_is_not_scored(samples_dir) -> None:
+    """The embedded model's Brain inside an HC18 skull is unlabelled there, not a false positive."""
+    from napari_fada.core.proposal import Annotation, Proposal
+    from napari_fada.core.scoring import score_image
+    from napari_fada.evaluate import dataset_items
+
+    item = next(i for i in dataset_items(samples_dir) if i.image_id.startswith("hc18"))
+    reference = item.reference()
+    head = next(a for a in reference.annotations if a.label == "head")
+    brain = Annotation("Brain", head.box, head.polygon, score=0.9, source="m")
+    prediction = Proposal(reference.width, reference.height, [head, brain])
+    assert score_image(prediction, reference).dice == {"head": 1.0}

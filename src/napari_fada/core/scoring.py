@@ -46,6 +46,9 @@ class Reference:
     plane_aliases: tuple[str, ...] = ()
     hc_mm: float | None = None
     pixel_spacing_mm: tuple[float, float] | None = None
+    #: The structures this ground truth labels; a prediction of any other is not scored (it is
+    #: unlabelled here, not wrong). None: every structure is labelled.
+    labelled: frozenset[str] | None = None
 
     def plane_matches(self, label: str | None) -> bool:
         accepted = {p.strip().casefold() for p in (self.plane, *self.plane_aliases) if p}
@@ -132,6 +135,14 @@ def predicted_hc_mm(prediction: Sequence[Annotation], reference: Reference) -> f
     return None if biometry is None else biometry["hc_mm"]
 
 
+def scored_prediction(prediction: Proposal, reference: Reference) -> list[Annotation]:
+    """The predicted annotations that ``reference`` can judge (see :attr:`Reference.labelled`)."""
+    predicted = scored(prediction.annotations)
+    if reference.labelled is None:
+        return predicted
+    return [a for a in predicted if a.label in reference.labelled]
+
+
 def score_image(prediction: Proposal, reference: Reference) -> ImageResult:
     if (prediction.width, prediction.height) != (reference.width, reference.height):
         raise DatasetError(
@@ -139,7 +150,7 @@ def score_image(prediction: Proposal, reference: Reference) -> ImageResult:
             f"{prediction.height} image but the dataset's image is {reference.width}x"
             f"{reference.height}: score proposals made on the dataset's own images."
         )
-    predicted = scored(prediction.annotations)
+    predicted = scored_prediction(prediction, reference)
     segmentation = segmentation_scores(
         predicted, scored(reference.annotations), reference.width, reference.height
     )
@@ -174,7 +185,7 @@ def build_report(
     detections: list[tuple[list[Annotation], list[Annotation]]] = []
     for prediction, reference in pairs:
         results.append(score_image(prediction, reference))
-        detections.append((scored(prediction.annotations), scored(reference.annotations)))
+        detections.append((scored_prediction(prediction, reference), scored(reference.annotations)))
     dice = _per_structure(results, "dice")
     ap50 = detection_ap50(detections)
     planes = [r for r in results if r.plane_correct is not None]

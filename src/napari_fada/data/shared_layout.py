@@ -115,6 +115,22 @@ def iter_reference(root: Path) -> Iterator[ReferenceSample]:
         )
 
 
+def labelled_structures(root: Path) -> dict[str, frozenset[str]]:
+    """Per source dataset, the structures its masks label (the union of the manifest's
+    ``structures`` column over its rows).
+
+    The shared collections are labelled partly: HC18 marks only the skull, the brain-plane set
+    only Brain, CSP and LV. A structure outside its source's set is unlabelled there, not absent.
+    A source whose rows name no structure (or a manifest without the column) is left out:
+    nothing is known of what it labels.
+    """
+    found: dict[str, set[str]] = {}
+    for row in read_csv(Path(root) / "manifest.csv", required=_REQUIRED):
+        names = {n.strip() for n in row.get("structures", "").split(";") if n.strip()}
+        found.setdefault(row.get("source_dataset", ""), set()).update(names)
+    return {source: frozenset(names) for source, names in found.items() if names}
+
+
 def reference_record(sample: ReferenceSample, sha256: str = "") -> ImageRecord:
     """The sample as an :class:`ImageRecord` (sha256 left for the dataset to fill in)."""
     width, height = sample.width, sample.height

@@ -27,6 +27,7 @@ from napari_fada.core.scoring import (
     Reference,
     build_report,
     score_image,
+    scored_prediction,
 )
 from napari_fada.data.formats.csv_text import read_csv
 from napari_fada.errors import DatasetError
@@ -90,7 +91,7 @@ def inspect_case(
     prediction: Proposal, reference: Reference, model_id: str, source_dataset: str = ""
 ) -> InspectionCase:
     """Score one proposal: per-structure Dice and IoU, box AP@0.50, plane, matched boxes."""
-    predicted = scored(prediction.annotations)
+    predicted = scored_prediction(prediction, reference)
     truth = scored(reference.annotations)
     detections, missed = detection_matches(predicted, truth)
     return InspectionCase(
