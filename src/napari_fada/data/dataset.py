@@ -295,11 +295,15 @@ class Dataset:
 
     # -- saving ------------------------------------------------------------------------------
 
-    def save(self, record: ImageRecord, image: np.ndarray, proposal: Proposal) -> ImageRecord:
+    def save(
+        self, record: ImageRecord, image: np.ndarray, proposal: Proposal, aggregates: bool = True
+    ) -> ImageRecord:
         """Write everything for one image, replacing what was saved for it before.
 
         Returns the record as saved: its sha256 filled in, and its image_id that of the same
         pixels saved before, or made unique if another image already has that id.
+        ``aggregates=False`` leaves the dataset-wide files for a later :meth:`write_aggregates`
+        (many saves in a row); :meth:`open` brings them up to date if that never comes.
         """
         pixels = _storable(image, record, proposal)
         record = self._resolve(replace(record, sha256=record.sha256 or pixel_sha256(pixels)))
@@ -317,8 +321,14 @@ class Dataset:
             document = encode_annotation_file(record, proposal, saved_at, exports)
             write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
             self._remember(_entry(AnnotationFile(record, proposal, saved_at, exports)))
-            self._write_aggregates()
+            if aggregates:
+                self._write_aggregates()
         return record
+
+    def write_aggregates(self) -> None:
+        """Bring the dataset-wide files up to date after saves with ``aggregates=False``."""
+        with _writing(self.root, "the aggregate files"):
+            self._write_aggregates()
 
     def _resolve(self, record: ImageRecord) -> ImageRecord:
         """Same pixels keep their first id; a different image never takes over an id (nor one
