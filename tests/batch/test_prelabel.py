@@ -35,6 +35,8 @@ def test_a_corrupt_file_is_reported_and_a_rerun_proposes_nothing_twice(
         _, proposal = dataset.load(record.image_id) or pytest.fail("not saved")
         assert proposal.annotations and {a.status for a in proposal.annotations} == {"proposed"}
         assert proposal.plane is not None
+    manifest = (out / "manifest.csv").read_text().splitlines()
+    assert len(manifest) == 1 + len(SMALL_IMAGES)  # dataset-wide files written at the end
     before = _mtimes(out)
 
     again = prelabel([images_folder], out, EMBEDDED)

@@ -70,7 +70,8 @@ def test_a_stopped_run_resumes_without_redoing_saved_frames(
     else:
         assert child.returncode == -signal.SIGKILL
 
-    kept = Dataset.open(out).records()
+    kept = Dataset.open(out).records()  # opening brings the dataset-wide files up to date
+    assert len((out / "manifest.csv").read_text().splitlines()) == 1 + len(kept)
     assert SAVED_BEFORE_STOP <= len(kept) < FRAMES
     before = {p.name: p.stat().st_mtime_ns for p in _saved(out)}
     report = prelabel([long_clip], out, EMBEDDED)

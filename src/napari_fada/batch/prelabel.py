@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -38,8 +39,10 @@ from napari_fada.settings_command import apply_model_arguments, positive_int
 QUEUED_PER_SLOT = 2
 #: Exit status of a run stopped by Ctrl-C, as for any program killed by SIGINT.
 INTERRUPTED = 130
-#: How often the run's report is rewritten while it runs, so a killed run leaves one.
-REPORT_EVERY_S = 10.0
+#: How often the dataset-wide files and the run's report are brought up to date while it
+#: runs (each save writes only its image's files: rewriting coco.json and the others for every
+#: image would make the one writer the bottleneck on large datasets).
+CHECKPOINT_EVERY_S = 10.0
 
 
 def default_workers() -> int:
@@ -68,6 +71,14 @@ def _workers(
             yield running
 
 
+def _checkpoint(dataset: Dataset, report: RunReport, earlier: list[dict[str, Any]]) -> None:
+    """Bring the run's report, coco.json, manifest.csv and the other dataset-wide files up to
+    date (after a kill, :meth:`Dataset.open` does the latter). Raises DatasetError when the
+    folder cannot be written; what was saved stays."""
+    write_report(dataset.root, report, earlier)
+    dataset.write_aggregates()
+
+
 def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
     """Save one frame's proposal, unless it failed or its pixels are already in the dataset
     (saved from another file, perhaps reviewed: never overwritten by a proposal)."""
@@ -81,7 +92,7 @@ def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
     assert outcome.image is not None and outcome.proposal is not None
     started = time.perf_counter()
     try:
-        dataset.save(outcome.record, outcome.image, outcome.proposal)
+        dataset.save(outcome.record, outcome.image, outcome.proposal, aggregates=False)
     except DatasetError as error:
         report.fail(InputFailure(path, frame_index, str(error)))
         return
@@ -161,9 +172,9 @@ def prelabel(
                     bar.set_postfix(failed=report.failed, refresh=False)
                     if on_progress is not None:
                         on_progress(Progress(handled, report.total, report.failed, elapsed))
-                    if elapsed - last_report > REPORT_EVERY_S:
+                    if elapsed - last_report > CHECKPOINT_EVERY_S:
                         report.seconds = last_report = elapsed
-                        write_report(out, report, earlier)
+                        _checkpoint(dataset, report, earlier)
                     if cancel is not None and cancel.cancelled:
                         report.interrupted = True
                         break
@@ -173,7 +184,7 @@ def prelabel(
         bar.close()
         report.seconds = time.perf_counter() - started
         report.finished = now_iso()
-        write_report(out, report, earlier)
+        _checkpoint(dataset, report, earlier)
     return report
 
 
