@@ -15,9 +15,9 @@ from typing import Any
 
 from napari.qt.threading import GeneratorWorker, create_worker
 
-from napari_fada._napari.image_source import as_uint8
 from napari_fada.core.proposal import Proposal
 from napari_fada.core.temporal import image_quality
+from napari_fada.data.pixels import to_uint8
 from napari_fada.errors import Cancelled
 from napari_fada.models.base import Backend, CancelToken, ProposeRequest
 
@@ -48,7 +48,7 @@ def propose_frames(
         if token.cancelled:
             return
         started = time.perf_counter()
-        pixels = as_uint8(stack[frame])
+        pixels = to_uint8(stack[frame])
         try:
             proposal = backend.propose(pixels, request, None, token)
         except Cancelled:

@@ -15,6 +15,7 @@ import numpy as np
 from napari.layers import Image
 
 from napari_fada._napari.reader_hooks import layer_data
+from napari_fada.data.pixels import to_uint8
 from napari_fada.data.readers import read_any
 
 
@@ -35,15 +36,6 @@ def is_stack(layer: Image) -> bool:
     return bool(layer.metadata.get("fada_is_stack", spatial > 2))
 
 
-def as_uint8(pixels: np.ndarray) -> np.ndarray:
-    """Pixels as uint8, stretching other types over their range (what the models expect)."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    low, high = float(pixels.min()), float(pixels.max())
-    scaled = (pixels.astype(float) - low) / (high - low or 1.0) * 255.0
-    return np.round(scaled).astype(np.uint8)
-
-
 def current_image(viewer: Any, layer: Image, frame: int | None = None) -> CurrentImage:
     """The frame of ``layer`` in view, or its frame ``frame`` (the whole image when it is not a
     stack)."""
@@ -57,7 +49,7 @@ def current_image(viewer: Any, layer: Image, frame: int | None = None) -> Curren
     spacing = metadata.get("fada_pixel_spacing_mm")
     return CurrentImage(
         layer=layer,
-        pixels=as_uint8(np.asarray(data)),
+        pixels=to_uint8(np.asarray(data)),
         source_path=Path(path) if path else None,
         pixel_spacing_mm=tuple(spacing) if spacing else None,
         frame_index=frame,

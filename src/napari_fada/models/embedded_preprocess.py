@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from napari_fada.data.pixels import to_uint8
+
 
 @dataclass(frozen=True)
 class PreprocessConfig:
@@ -40,14 +42,10 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     """(H, W) uint8 from a grayscale, RGB or RGBA image; other than uint8 is stretched to 0..255
     (16-bit DICOM frames, float arrays)."""
     image = np.asarray(image)
-    source_dtype = image.dtype
     if image.ndim == 3:
-        image = image[..., :3].mean(axis=2)
-    if source_dtype == np.uint8:
-        return np.round(image).astype(np.uint8)
-    low, high = float(np.min(image)), float(np.max(image))
-    scaled = (image.astype(np.float64) - low) * (255.0 / (high - low) if high > low else 0.0)
-    return np.round(scaled).astype(np.uint8)
+        gray = image[..., :3].mean(axis=2)
+        return np.round(gray).astype(np.uint8) if image.dtype == np.uint8 else to_uint8(gray)
+    return to_uint8(image)
 
 
 def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.data.image_files import PIL_SUFFIXES, TIFF_SUFFIXES
+from napari_fada.data.pixels import to_uint8
 from napari_fada.data.readers import read_file
 from napari_fada.errors import DatasetError
 
@@ -22,15 +23,6 @@ IMPORT_BACKEND = "import"
 
 #: Reads an image's labels given its (width, height): YOLO's coordinates are fractions of it.
 LabelReader = Callable[[int, int], list[Annotation]]
-
-
-def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """Pixels as the annotator shows them: uint8, other types stretched over their range."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    low, high = float(pixels.min()), float(pixels.max())
-    scaled = (pixels.astype(float) - low) / (high - low or 1.0) * 255.0
-    return np.round(scaled).astype(np.uint8)
 
 
 @dataclass(frozen=True)
