@@ -240,3 +240,18 @@ def test_unlabelled_nested_structures_cost_nothing_as_background():
     labelled = segmentation_loss(logits[1:], masks[1:], annotated[1:], weights)
     assert float(unlabelled) < 1e-3
     assert float(labelled) > 10.0
+
+
+def test_a_saved_datasets_plane_description_is_not_a_class(tmp_path):
+    """FADA's interpretation describes the plane in words (the manifest's `plane` column of a
+    saved dataset); only the accepted plane call is a class to learn."""
+    from napari_fada.train_data import read_dataset
+
+    root = _saved_dataset(tmp_path / "ds", count=2)
+    dataset = Dataset.open(root)
+    image, proposal = _scene(0)
+    proposal.interpretation = {"imaging_plane": "Standard trans-thalamic plane of the fetal head"}
+    proposal.plane = None  # the reviewer left the plane open: nothing to learn for it
+    dataset.save(make_record(image, "scan0.png"), image, proposal)
+    planes = ("trans-thalamic", "transperineal", "trans-ventricular")
+    assert [s.plane for s in read_dataset(root, planes)] == [-1, 1]

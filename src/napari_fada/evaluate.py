@@ -21,11 +21,9 @@ import numpy as np
 
 from napari_fada.core.proposal import Proposal
 from napari_fada.core.scoring import EvaluationReport, Reference, build_report
+from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.errors import DatasetError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
-
-#: A saved dataset has this file; a folder in the shared layout does not.
-SAVED_DATASET_MARKER = "dataset.json"
 
 
 @dataclass(frozen=True)
@@ -123,8 +121,7 @@ def dataset_items(
             f"{root} is not a dataset with ground truth: it has no manifest.csv. Point --data at "
             "a folder in the shared layout or at a dataset saved by napari-fada."
         )
-    saved = (root / SAVED_DATASET_MARKER).is_file()
-    items = _saved_dataset_items(root) if saved else _shared_layout_items(root)
+    items = _saved_dataset_items(root) if is_saved_dataset(root) else _shared_layout_items(root)
     chosen = [item for item in items if split is None or item.split == split]
     if not chosen:
         where = f" in split {split!r}" if split else ""

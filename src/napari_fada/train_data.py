@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.data.shared_layout import ReferenceSample, iter_reference
 from napari_fada.errors import DatasetError
 from napari_fada.models.embedded_preprocess import resize_gray, resize_labels
@@ -60,8 +61,15 @@ class Arrays:
 
 def _plane_index(reference: ReferenceSample, planes: Sequence[str], folder: Path) -> int:
     """The row's plane class: ``fada_plane_label`` (an accepted plane call in a saved dataset)
-    or ``plane`` (the reference layout's class), whichever the model knows."""
-    names = [n.strip() for n in (reference.fada_plane_label, reference.plane) if n.strip()]
+    or ``plane`` (the reference layout's class), whichever the model knows.
+
+    In a dataset saved by the plugin, ``plane`` is the model's free-text description of the
+    plane, not a class, so only the accepted ``fada_plane_label`` counts there."""
+    if is_saved_dataset(folder):
+        candidates: tuple[str, ...] = (reference.fada_plane_label,)
+    else:
+        candidates = (reference.fada_plane_label, reference.plane)
+    names = [n.strip() for n in candidates if n.strip()]
     for name in names:
         if name in planes:
             return list(planes).index(name)
@@ -69,7 +77,8 @@ def _plane_index(reference: ReferenceSample, planes: Sequence[str], folder: Path
         raise DatasetError(
             f"{folder / 'manifest.csv'}: image {reference.image_id} has plane "
             f"{' / '.join(repr(n) for n in names)}, unknown to this model (known: "
-            f"{', '.join(planes)}). Correct or clear the plane, or train without --init."
+            f"{', '.join(planes)}). In the annotator, set one of the model's own planes (or "
+            "none) for that image, or train a new model without --init."
         )
     return -1
 

@@ -150,6 +150,10 @@ class AnnotatorWidget(AnnotatorPanel):
 
     def set_backend(self, backend: Backend) -> None:
         self.backend = backend
+        # A model with planes of its own (the embedded one) can only learn those: offer them first.
+        for index, plane in enumerate(getattr(backend, "planes", ())):
+            if self.plane_combo.findText(plane) < 0:
+                self.plane_combo.insertItem(index, plane)
         self.status.setText(f"Model ready: {backend.model_id}")
 
     def load_selected_backend(self, then: Callable[[], Any] | None = None) -> None:

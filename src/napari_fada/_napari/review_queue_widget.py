@@ -23,7 +23,7 @@ from qtpy.QtWidgets import QFileDialog, QTableWidgetItem
 
 from napari_fada._napari.annotator_widget import AnnotatorWidget
 from napari_fada._napari.review_queue_panel import ALL_STATUSES, ReviewQueuePanel
-from napari_fada.data.importers.formats import is_dataset
+from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.data.importers.to_dataset import import_steps
 from napari_fada.errors import DatasetError, FadaError
 from napari_fada.review.compare import Comparison, load_comparison
@@ -122,7 +122,7 @@ class ReviewQueueWidget(ReviewQueuePanel):
         """Review a napari-fada dataset, or import a COCO / YOLO / label-PNG folder into
         ``import_into`` (asked for when None) and review that."""
         folder = Path(folder)
-        if is_dataset(folder):
+        if is_saved_dataset(folder):
             self._open_dataset(folder)
             return
         if import_into is None:

@@ -60,6 +60,13 @@ from napari_fada.errors import DatasetError
 
 FORMAT = "napari-fada-dataset"
 VERSION = 1
+#: The file that makes a folder a napari-fada dataset.
+MARKER_FILE = "dataset.json"
+
+
+def is_saved_dataset(folder: str | Path) -> bool:
+    """True for a dataset folder written by napari-fada (as opposed to a shared-layout folder)."""
+    return (Path(folder) / MARKER_FILE).is_file()
 
 
 def pixel_sha256(image: np.ndarray) -> str:
@@ -192,7 +199,7 @@ class Dataset:
         :attr:`problems` and left untouched on disk.
         """
         root = Path(root)
-        marker = root / "dataset.json"
+        marker = root / MARKER_FILE
         if marker.is_file():
             cls._check_marker(marker)
         elif root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -235,7 +242,7 @@ class Dataset:
         write_json_atomic(root / "labels.json", labels_json())
         tool = f"napari-fada {__version__}"
         info = {"format": FORMAT, "version": VERSION, "created": now_iso(), "tool": tool}
-        write_json_atomic(root / "dataset.json", info)
+        write_json_atomic(root / MARKER_FILE, info)
 
     def _read_all(self) -> None:
         manifest_path = self.root / "manifest.csv"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from napari_fada.core.metrics import mask_iou, rasterize, scored
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
-from napari_fada.data.dataset import pixel_sha256
+from napari_fada.data.dataset import is_saved_dataset, pixel_sha256
 from napari_fada.data.formats.annotation_file import read_annotation_file
 from napari_fada.data.importers.formats import labelled_images
 from napari_fada.errors import DatasetError
@@ -83,7 +83,7 @@ def load_comparison(folder: str | Path) -> Comparison:
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder: choose a labelled folder to compare with.")
-    ours = (folder / "dataset.json").is_file()
+    ours = is_saved_dataset(folder)
     comparison = Comparison(folder)
     for record, proposal in (_dataset_labels if ours else _foreign_labels)(folder):
         comparison.add(record, proposal)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.data.importers.coco import find_coco, read_coco
 from napari_fada.data.importers.label_png import is_label_png, read_label_png
 from napari_fada.data.importers.labelled import LabelledImage
@@ -11,15 +12,10 @@ from napari_fada.data.importers.yolo import is_yolo, read_yolo
 from napari_fada.errors import DatasetError
 
 
-def is_dataset(folder: Path) -> bool:
-    """True for a napari-fada dataset folder, which opens as it is."""
-    return (folder / "dataset.json").is_file()
-
-
 def labelled_images(folder: Path) -> list[LabelledImage]:
     """The images of a label-PNG, YOLO or COCO folder (tried in that order), in file order."""
     folder = Path(folder)
-    if is_dataset(folder):
+    if is_saved_dataset(folder):
         raise DatasetError(f"{folder} is a napari-fada dataset: open it as it is, not imported.")
     if is_label_png(folder):
         return read_label_png(folder)
