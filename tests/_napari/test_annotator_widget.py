@@ -475,3 +475,9 @@ def test_a_typed_pixel_size_measures_and_is_saved(make_widget, qtbot, samples_di
     assert widget.dataset is not None
     rows = list(csv.DictReader((widget.dataset.root / "manifest.csv").open()))
     assert rows[0]["pixel_size_mm"] == "0.125"
+
+
+def test_the_dock_fits_a_laptop_screen(make_widget) -> None:
+    """All sections scroll inside the dock, so it never asks for more height than a laptop has."""
+    widget = make_widget()
+    assert widget.minimumSizeHint().height() < 600

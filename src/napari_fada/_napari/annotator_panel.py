@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -99,7 +100,15 @@ class AnnotatorPanel(QWidget):
             ("Annotator", self.annotator_edit),
         ):
             form.addRow(label, field)
-        layout = QVBoxLayout(self)
+        # The sections are taller than a laptop screen: they scroll inside the dock.
+        content = QWidget()
+        layout = self.content_layout = QVBoxLayout(content)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         layout.addWidget(self.model_picker)
         layout.addLayout(form)
         for widget in (

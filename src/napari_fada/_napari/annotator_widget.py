@@ -11,12 +11,12 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from napari.layers import Image
 from napari.qt.threading import FunctionWorker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QVBoxLayout
+from qtpy.QtWidgets import QFileDialog
 
 from napari_fada._napari.annotator_panel import AnnotatorPanel
 from napari_fada._napari.biometry_panel import BiometryPanel
@@ -82,7 +82,7 @@ class AnnotatorWidget(AnnotatorPanel):
         self.loader: FunctionWorker | None = None
         self.settings = Settings.load()
         self.biometry = BiometryPanel()
-        layout = cast(QVBoxLayout, self.layout())
+        layout = self.content_layout
         layout.insertWidget(layout.indexOf(self.plane_label) + 1, self.biometry)
         self.model_picker.set_from(self.settings)
         self.annotator_edit.setText(self.settings.annotator or "")
