@@ -53,3 +53,14 @@ def test_two_worker_processes_write_the_same_dataset_as_one_process(
     assert (report.done, report.failed, report.workers) == (expected, 1, 2)
     assert report.failures == single_report.failures
     assert _contents(tmp_path / "ds") == _contents(single_out)
+
+
+def test_an_existing_dask_cluster_is_used_by_its_address(inputs: list[Path], tmp_path: Path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        report = prelabel(inputs, tmp_path / "ds", EMBEDDED, scheduler=cluster.scheduler_address)
+        assert cluster.workers  # still running: the run closed its client, not the cluster
+    assert (report.done, report.failed) == (len(SMALL_IMAGES) + CLIP_FRAMES, 1)
