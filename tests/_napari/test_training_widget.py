@@ -18,7 +18,7 @@ from napari_fada._napari.training_widget import TrainingWidget
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.evaluate import evaluate_backend
 from napari_fada.models.embedded_backend import EmbeddedBackend
-from napari_fada.models.embedded_weights import file_sha256
+from napari_fada.models.file_hashes import file_sha256
 from napari_fada.settings import Settings
 from napari_fada.train_options import TrainOptions
 from tests.test_train import _saved_dataset, _scene

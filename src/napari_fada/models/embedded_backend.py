@@ -25,7 +25,8 @@ from napari_fada.core.vocabulary import canonical_structure
 from napari_fada.errors import ImageReadError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
 from napari_fada.models.embedded_preprocess import normalise, resize_gray
-from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, file_sha256, load_weights
+from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, load_weights
+from napari_fada.models.file_hashes import file_sha256
 
 #: Components smaller than this fraction of the image (and than MIN_AREA_PX) are noise.
 MIN_AREA_FRACTION = 2e-4

@@ -7,7 +7,6 @@ validation metrics), so a file is self-describing and a fine-tuned file is a dro
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,11 +111,3 @@ def load_weights(path: Path) -> EmbeddedWeights:
             "It was made by another model version; retrain with napari-fada train."
         ) from None
     return weights
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

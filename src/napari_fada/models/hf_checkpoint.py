@@ -8,8 +8,6 @@ process and every ``from_pretrained`` call is ``local_files_only``.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 from napari_fada.core.proposal import ModelInfo
 from napari_fada.errors import ModelLoadError
+from napari_fada.models.file_hashes import files_sha256
 
 BACKEND_NAME = "transformers"
 
@@ -70,29 +69,13 @@ def weight_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
 
 
-def _sha256(paths: list[Path]) -> str:
-    """Hash of the files' bytes, computed once per file version in this process (GBs take s)."""
-    versions = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
-    return _sha256_of(versions)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256_of(versions: tuple[tuple[str, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for path, _size, _mtime in versions:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(1 << 22):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def checkpoint_info(folder: Path) -> ModelInfo:
     """Provenance: the folder's name as model id, hashes of weights and config."""
     return ModelInfo(
         model_id=folder.resolve().name,
         backend=BACKEND_NAME,
-        weights_sha256=_sha256(weight_files(folder)),
-        config_sha256=_sha256([folder / "config.json"]),
+        weights_sha256=files_sha256(weight_files(folder)),
+        config_sha256=files_sha256([folder / "config.json"]),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from napari_fada.core.proposal import ModelInfo
 from napari_fada.errors import ModelLoadError
-from napari_fada.models.hf_checkpoint import _sha256 as files_sha256
+from napari_fada.models.file_hashes import files_sha256
 
 BACKEND_NAME = "llama"
 
