@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_fada.core.proposal import ImageRecord
 from napari_fada.errors import FadaError
 from napari_fada.models.base import PHASES, Backend, ProposeRequest
 from napari_fada.models.registry import load_backend
@@ -33,6 +34,18 @@ class Frame:
     pixel_spacing_mm: tuple[float, float] | None
     clip_id: str | None = None
     frame_index: int | None = None
+
+    def record(self) -> ImageRecord:
+        """The record this frame is saved under."""
+        from napari_fada.data.dataset import make_record
+
+        return make_record(
+            self.image,
+            self.source_path,
+            pixel_spacing_mm=self.pixel_spacing_mm,
+            clip_id=self.clip_id,
+            frame_index=self.frame_index,
+        )
 
 
 def iter_frames(path: Path) -> Iterator[Frame]:
@@ -69,7 +82,7 @@ def propose_into(
 
     Returns the number of images saved and one message per input that failed.
     """
-    from napari_fada.data.dataset import Dataset, make_record
+    from napari_fada.data.dataset import Dataset
 
     dataset = Dataset.open(out, annotator=annotator)
     saved, failures = 0, []
@@ -80,14 +93,7 @@ def propose_into(
                     phases=phases, structures=structures, pixel_spacing_mm=frame.pixel_spacing_mm
                 )
                 proposal = backend.propose(frame.image, request)
-                record = make_record(
-                    frame.image,
-                    frame.source_path,
-                    pixel_spacing_mm=frame.pixel_spacing_mm,
-                    clip_id=frame.clip_id,
-                    frame_index=frame.frame_index,
-                )
-                dataset.save(record, frame.image, proposal)
+                dataset.save(frame.record(), frame.image, proposal)
                 saved += 1
         except FadaError as exc:
             failures.append(f"{path}: {exc}")

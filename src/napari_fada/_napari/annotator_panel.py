@@ -15,13 +15,12 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QVBoxLayout,
     QWidget,
 )
 from superqt import QCollapsible
 
 from napari_fada._napari.model_picker import ModelPicker
+from napari_fada._napari.scrolling import scrolling_content
 from napari_fada._napari.structure_picker import StructurePicker
 from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES
 
@@ -101,14 +100,7 @@ class AnnotatorPanel(QWidget):
         ):
             form.addRow(label, field)
         # The sections are taller than a laptop screen: they scroll inside the dock.
-        content = QWidget()
-        layout = self.content_layout = QVBoxLayout(content)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        layout = self.content_layout = scrolling_content(self)
         layout.addWidget(self.model_picker)
         layout.addLayout(form)
         for widget in (

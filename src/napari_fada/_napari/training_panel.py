@@ -19,12 +19,12 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from napari_fada._napari.scrolling import scrolling_content
 from napari_fada.train_options import TrainOptions
 
 #: Split choice meaning "every row of the manifest".
@@ -205,14 +205,7 @@ class TrainingPanel(QWidget):
         super().__init__()
         self.evaluate_panel = EvaluatePanel()
         self.train_panel = TrainPanel()
-        content = QWidget()
-        layout = QVBoxLayout(content)
+        layout = scrolling_content(self)
         layout.addWidget(self.evaluate_panel)
         layout.addWidget(self.train_panel)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)

@@ -89,8 +89,6 @@ def _frames(item: WorkItem) -> Iterator[Frame | FrameOutcome]:
 
 
 def _propose(backend: Backend, frame: Frame, request: ProposeRequest) -> FrameOutcome:
-    from napari_fada.data.dataset import make_record
-
     key = (str(frame.source_path), frame.frame_index)
     started = time.perf_counter()
     try:
@@ -101,14 +99,8 @@ def _propose(backend: Backend, frame: Frame, request: ProposeRequest) -> FrameOu
         return FrameOutcome(key, error=str(error))
     except Exception as error:  # one odd image must not stop a dataset-wide run
         return FrameOutcome(key, error=f"the model failed on it ({type(error).__name__}: {error})")
-    record = make_record(
-        frame.image,
-        frame.source_path,
-        pixel_spacing_mm=frame.pixel_spacing_mm,
-        clip_id=frame.clip_id,
-        frame_index=frame.frame_index,
-    )
-    return FrameOutcome(key, record, frame.image, proposal, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return FrameOutcome(key, frame.record(), frame.image, proposal, seconds=seconds)
 
 
 def propose_item(item: WorkItem, spec: BackendSpec, request: ProposeRequest) -> list[FrameOutcome]:
