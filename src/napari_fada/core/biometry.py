@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_fada.core.geometry import polygon_to_mask
+from napari_fada.core.polygon_fill import fill_polygon
 from napari_fada.core.proposal import Annotation
 
 #: Points fewer than this cannot determine an ellipse (five degrees of freedom, plus one).
@@ -225,7 +225,7 @@ def reviewed_head_biometry(
     ]
     if not heads or not pixel_spacing_mm:
         return {}
-    masks = [polygon_to_mask(polygon, width, height) for polygon in heads]
+    masks = [fill_polygon(polygon, width, height) for polygon in heads]
     largest = max(masks, key=lambda mask: int(mask.sum()))
     return biometry_values(head_biometry(largest, pixel_spacing_mm))
 

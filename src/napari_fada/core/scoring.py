@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_fada.core.biometry import head_biometry
+from napari_fada.core.biometry import reviewed_head_biometry
 from napari_fada.core.metrics import (
     detection_ap50,
     mean,
@@ -22,12 +22,8 @@ from napari_fada.core.metrics import (
     scored,
     segmentation_scores,
 )
-from napari_fada.core.polygon_fill import fill_polygon
 from napari_fada.core.proposal import Annotation, Proposal
 from napari_fada.errors import DatasetError
-
-#: The structure whose fitted ellipse gives the head circumference (HC18's skull ellipse).
-HC_STRUCTURE = "head"
 
 
 @dataclass
@@ -124,15 +120,18 @@ def _cell(value: float | None, width: int = 8) -> str:
 
 
 def predicted_hc_mm(prediction: Sequence[Annotation], reference: Reference) -> float | None:
-    """HC of the ellipse fitted to the predicted head polygons, in mm."""
-    polygons = [a.polygon for a in prediction if a.label == HC_STRUCTURE and a.polygon]
-    if not polygons or reference.pixel_spacing_mm is None:
-        return None
-    mask = np.zeros((reference.height, reference.width), dtype=bool)
-    for polygon in polygons:
-        mask |= fill_polygon(polygon, reference.width, reference.height)
-    biometry = head_biometry(mask, reference.pixel_spacing_mm)
-    return None if biometry is None else biometry["hc_mm"]
+    """HC, in mm, of the ellipse fitted to the largest predicted head outline (not rejected).
+
+    One head is measured, as a sonographer measures one: a small stray head component elsewhere
+    in the image must not pull the ellipse (it is scored by Dice and AP instead)."""
+    measured = reviewed_head_biometry(
+        prediction,
+        reference.width,
+        reference.height,
+        reference.pixel_spacing_mm,
+        ("proposed", "accepted", "edited"),
+    )
+    return measured.get("hc_mm")
 
 
 def scored_prediction(prediction: Proposal, reference: Reference) -> list[Annotation]:
