@@ -107,7 +107,7 @@ def test_a_few_steps_lower_the_loss_and_the_file_proposes(trained):
     image, _ = _scene(0)
     proposal = EmbeddedBackend(out).propose(image)
     assert proposal.plane.label in {"trans-thalamic", "transperineal", "trans-ventricular"}
-    assert proposal.model.model_id == "fada-embedded-1.0"
+    assert proposal.model.model_id == "fada-embedded-1.1"
     weights = load_weights(out)
     assert set(weights.validation_metrics) >= {"score", "plane_accuracy"}
     assert str(data.resolve()) in weights.training_data

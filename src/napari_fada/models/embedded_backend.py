@@ -111,6 +111,9 @@ class EmbeddedBackend(Backend):
         torch.set_num_threads(self._threads)
         with torch.inference_mode():
             seg_logits, plane_logits = self._net(x.contiguous(memory_format=torch.channels_last))
+            for name, offset in self._weights.logit_offsets.items():
+                if name in self.structures:
+                    seg_logits[:, 1 + self.structures.index(name)] += offset
             seg_logits = F.interpolate(
                 seg_logits, size=image.shape[:2], mode="bilinear", align_corners=False
             )

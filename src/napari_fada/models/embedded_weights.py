@@ -20,7 +20,7 @@ from napari_fada.models.embedded_preprocess import PreprocessConfig
 #: Layout of the file; a reader refuses any other.
 FORMAT_VERSION = 1
 #: The model generation (architecture + training recipe); part of the model id.
-MODEL_VERSION = "1.0"
+MODEL_VERSION = "1.1"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-embedded.pt"
 
 
@@ -37,6 +37,10 @@ class EmbeddedWeights:
     model_version: str = MODEL_VERSION
     training_data: str = ""
     validation_metrics: dict[str, float] = field(default_factory=dict)
+    #: Added to a structure's logit before the softmax. Class-weighted training pushes outlines
+    #: outwards; an offset fitted on training images takes the push back (e.g. a head that
+    #: measured 3 mm too large).
+    logit_offsets: dict[str, float] = field(default_factory=dict)
 
     def build(self) -> EmbeddedNet:
         """The network with these weights, in eval mode, channels-last (faster on CPU)."""
@@ -60,6 +64,7 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "plane_temperature": float(weights.plane_temperature),
         "training_data": weights.training_data,
         "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
+        "logit_offsets": {k: float(v) for k, v in weights.logit_offsets.items()},
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
     path = Path(path)
@@ -103,6 +108,9 @@ def load_weights(path: Path) -> EmbeddedWeights:
             model_version=str(payload["model_version"]),
             training_data=str(payload.get("training_data", "")),
             validation_metrics=dict(payload.get("validation_metrics", {})),
+            logit_offsets={
+                str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()
+            },
         )
         weights.build()
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
