@@ -108,9 +108,7 @@ def load_weights(path: Path) -> EmbeddedWeights:
             model_version=str(payload["model_version"]),
             training_data=str(payload.get("training_data", "")),
             validation_metrics=dict(payload.get("validation_metrics", {})),
-            logit_offsets={
-                str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()
-            },
+            logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
         )
         weights.build()
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
