@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,25 +24,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from machine import cpu_name, peak_rss_mib
 
 DISTINCT_FRAMES = 60
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def rss_mib() -> float:
     """Resident memory now (Linux)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_clip(path: Path, n_frames: int, size: tuple[int, int]) -> Path:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import time
 from pathlib import Path
+
+from machine import cpu_name, peak_rss_mib
 
 from napari_fada.core.scoring import EvaluationReport
 from napari_fada.evaluate import DatasetItem, dataset_items, score_items
@@ -27,22 +27,6 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / 
 #: The structures of the target "mean Dice of at least 0.90 on the head structures".
 HEAD_STRUCTURES = ("head", "fetal_head")
 WARMUP = 3
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 20) if platform.system() == "Darwin" else peak / 1024
 
 
 def median_latency_s(

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from machine import cpu_name
 
 from napari_fada.batch.prelabel import default_workers, prelabel, threads_per_worker
 from napari_fada.batch.work import BackendSpec
@@ -25,16 +26,6 @@ from napari_fada.sample_files import write_cine_dicom
 from napari_fada.samples import cine_clip
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fetal-us-samples"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_cine(folder: Path, frames: int) -> Path:
