@@ -27,15 +27,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-SPECIAL_TOKENS: tuple[str, ...] = (
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
+from tests.models.tiny_hf_model import SPECIAL_TOKENS
+
 #: The one merge of the tiny models (llama.cpp refuses a BPE tokenizer without merges): their
 #: answers are written byte by byte, which the JSON bias needs.
 _MERGE = ("Ġ", "Ġ")
