@@ -7,8 +7,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, generate_uid
+
+from tests.data.dicom_case import make_dataset, save
 
 HEIGHT, WIDTH = 96, 128
 DRIFT_PX = 3
@@ -28,23 +28,9 @@ def clip_frames(n_frames: int, seed: int = 0) -> np.ndarray:
 
 
 def write_dicom_clip(path: Path, frames: np.ndarray, spacing_mm: float = 0.25) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = UltrasoundMultiFrameImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Modality = "US"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = HEIGHT, WIDTH, len(frames)
-    ds.FrameTime = 40.0
+    ds = make_dataset(frames)
     ds.PixelSpacing = [spacing_mm, spacing_mm]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit, ds.PixelRepresentation = 7, 0
-    ds.PixelData = np.ascontiguousarray(frames).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return save(ds, path)
 
 
 def write_video_clip(path: Path, frames: np.ndarray) -> Path:

@@ -8,55 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     RLELossless,
-    UltrasoundMultiFrameImageStorage,
-    generate_uid,
 )
 
 from napari_fada.data.lazy_stack import LazyFrameStack
 from napari_fada.data.readers import read_any
 from napari_fada.errors import ImageReadError
+from tests.data.dicom_case import make_dataset, save
 
 RNG = np.random.default_rng(3)
-
-
-def make_dataset(frames: np.ndarray, photometric: str | None = None) -> Dataset:
-    """An uncompressed ultrasound dataset holding ``frames`` ((T,) Y, X[, 3], uint8)."""
-    rgb = frames.shape[-1] == 3
-    multi = frames.ndim == (4 if rgb else 3)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = UltrasoundMultiFrameImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Modality = "US"
-    ds.Rows, ds.Columns = frames.shape[int(multi) : int(multi) + 2]
-    if multi:
-        ds.NumberOfFrames = frames.shape[0]
-        ds.FrameTime = 40.0
-    ds.SamplesPerPixel = 3 if rgb else 1
-    ds.PhotometricInterpretation = photometric or ("RGB" if rgb else "MONOCHROME2")
-    if rgb:
-        ds.PlanarConfiguration = 0
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
-    ds.PixelData = np.ascontiguousarray(frames).tobytes()
-    return ds
-
-
-def save(ds: Dataset, path: Path) -> Path:
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def test_single_frame_round_trips(tmp_path: Path) -> None:
