@@ -27,22 +27,13 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from tests.models.tiny_hf_model import SPECIAL_TOKENS
+from tests.models.tiny_hf_model import CHAT_TEMPLATE, SPECIAL_TOKENS
 
 #: The one merge of the tiny models (llama.cpp refuses a BPE tokenizer without merges): their
 #: answers are written byte by byte, which the JSON bias needs.
 _MERGE = ("Ġ", "Ġ")
 #: Roughly the pieces llama.cpp's Qwen pre-tokenizer splits text into before merging.
 _PIECES = re.compile(r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\s+")
-
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 #: Preference per answer character (see the module docstring); other tokens get 0.
 _PREFERENCE: dict[str, float] = {

@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_fada._napari.field_row import field_row
 from napari_fada._napari.job_worker import Emit, Job, start_job
 from napari_fada.batch.prelabel import (
     Progress,
@@ -37,16 +38,6 @@ from napari_fada.batch.report import RunReport
 from napari_fada.errors import FadaError
 from napari_fada.models.base import CancelToken
 from napari_fada.settings import Settings
-
-
-def _row(field: QLineEdit, *buttons: QPushButton) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(field, stretch=1)
-    for button in buttons:
-        layout.addWidget(button)
-    return row
 
 
 def describe_progress(progress: Progress) -> str:
@@ -83,8 +74,8 @@ class PrelabelWidget(QWidget):
         self.status.setWordWrap(True)
 
         form = QFormLayout()
-        form.addRow("Images", _row(self.input_edit, self.folder_button, self.file_button))
-        form.addRow("Dataset", _row(self.dataset_edit, self.dataset_button))
+        form.addRow("Images", field_row(self.input_edit, self.folder_button, self.file_button))
+        form.addRow("Dataset", field_row(self.dataset_edit, self.dataset_button))
         form.addRow("Workers", self.workers_spin)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)

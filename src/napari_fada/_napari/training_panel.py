@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_fada._napari.field_row import field_row
 from napari_fada._napari.scrolling import scrolling_content
 from napari_fada.train_options import TrainOptions
 
@@ -46,15 +47,6 @@ def _report_box(height: int) -> QPlainTextEdit:
     box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
     box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
     return box
-
-
-def _with_button(field: QWidget, button: QPushButton) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(field, stretch=1)
-    layout.addWidget(button)
-    return row
 
 
 def _status_label(text: str) -> QLabel:
@@ -91,10 +83,10 @@ class EvaluatePanel(QGroupBox):
         self.save_button.setEnabled(False)
 
         form = QFormLayout()
-        form.addRow("Dataset", _with_button(self.data_edit, self.data_button))
+        form.addRow("Dataset", field_row(self.data_edit, self.data_button))
         form.addRow("Split", self.split_combo)
         form.addRow("Limit", self.limit_spin)
-        form.addRow("Weights", _with_button(self.weights_edit, self.weights_button))
+        form.addRow("Weights", field_row(self.weights_edit, self.weights_button))
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -120,7 +112,7 @@ class TrainPanel(QGroupBox):
         self.init_edit = QLineEdit()
         self.init_edit.setPlaceholderText("weights file (.pt) to fine-tune")
         self.init_button = QPushButton("Browse...")
-        self.init_row = _with_button(self.init_edit, self.init_button)
+        self.init_row = field_row(self.init_edit, self.init_button)
         self.size_spin = QSpinBox()
         self.size_spin.setRange(16, 1024)
         self.size_spin.setSingleStep(16)
@@ -162,7 +154,7 @@ class TrainPanel(QGroupBox):
         form.addRow("Start from", self.start_combo)
         form.addRow("Init weights", self.init_row)
         form.addRow("Input size", self.size_spin)
-        form.addRow("Output", _with_button(self.out_edit, self.out_button))
+        form.addRow("Output", field_row(self.out_edit, self.out_button))
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Minutes", self.minutes_spin)
         form.addRow("Batch size", self.batch_spin)
