@@ -27,11 +27,9 @@ what the run takes on one free core). Model files are built in a temporary folde
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +44,8 @@ from benchmarks.bench_hf_pipeline import (  # noqa: E402
     PHASE_TOKENS,
     STRUCTURES,
     Run,
-    run,
-    warm_up,
+    compare_reuse,
+    write_json,
 )
 from tests.models.tiny_gguf import (  # noqa: E402
     GgufPair,
@@ -141,17 +139,9 @@ def main() -> None:
             print(f"\n{name}: {pair.model.name} ({pair.model.stat().st_size / 2**20:.0f} MiB) + "
                   f"{pair.mmproj.name} ({pair.mmproj.stat().st_size / 2**20:.0f} MiB), "
                   f"{engine.threads} threads")  # fmt: skip
-            warm_up(engine, image)
-            for reuse in (True, False):
-                cpu = time.process_time()
-                results.append(run(engine, name, image, reuse))
-                print(f"  process CPU time {time.process_time() - cpu:.2f} s")
-            saving = results[-1].total_s - results[-2].total_s
-            print(f"  reuse saves {saving:.2f} s ({saving / results[-1].total_s:.0%})")
-            engine.close()
+            results += compare_reuse(engine, name, image)
     if args.json:
-        rows = [{**asdict(r), "total_s": r.total_s} for r in results]
-        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":
