@@ -71,6 +71,10 @@ def _workers(
             yield running
 
 
+def _tell(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _checkpoint(dataset: Dataset, report: RunReport, earlier: list[dict[str, Any]]) -> None:
     """Bring the run's report, coco.json, manifest.csv and the other dataset-wide files up to
     date (after a kill, :meth:`Dataset.open` does the latter). Raises DatasetError when the
@@ -81,7 +85,8 @@ def _checkpoint(dataset: Dataset, report: RunReport, earlier: list[dict[str, Any
 
 def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
     """Save one frame's proposal, unless it failed or its pixels are already in the dataset
-    (saved from another file, perhaps reviewed: never overwritten by a proposal)."""
+    (saved from another file, perhaps reviewed: never overwritten by a proposal, which the
+    dataset checks again at write time, in case another process saved it meanwhile)."""
     path, frame_index = outcome.key
     if outcome.error is not None or outcome.record is None:
         report.fail(InputFailure(path, frame_index, outcome.error or "no proposal"))
@@ -92,12 +97,17 @@ def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
     assert outcome.image is not None and outcome.proposal is not None
     started = time.perf_counter()
     try:
-        dataset.save(outcome.record, outcome.image, outcome.proposal, aggregates=False)
+        saved = dataset.save_proposal(
+            outcome.record, outcome.image, outcome.proposal, aggregates=False
+        )
     except DatasetError as error:
         report.fail(InputFailure(path, frame_index, str(error)))
         return
     finally:
         report.saving_s += time.perf_counter() - started
+    if saved is None:
+        report.skipped += 1
+        return
     report.done += 1
     if report.model_id is None and outcome.proposal.model is not None:
         report.model_id = outcome.proposal.model.model_id
@@ -145,7 +155,7 @@ def prelabel(
     ModelLoadError.
     """
     out = Path(out)
-    dataset = Dataset.open(out, annotator=annotator)
+    dataset = Dataset.open(out, annotator=annotator, on_wait=_tell)
     done = {frame_key(r.source_path, r.frame_index) for r in dataset.records() if r.source_path}
     expansion = expand_inputs(inputs, done)
     workers = max(1, min(workers, len(expansion.items)))
