@@ -8,7 +8,6 @@ cleans up.
 from __future__ import annotations
 
 import io
-import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -17,6 +16,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from napari_fada.core import strict_json
 
 TEMP_SUFFIX = ".tmp"
 
@@ -57,7 +58,7 @@ def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    write_text_atomic(path, json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomic(path, strict_json.dumps(value, ensure_ascii=False, indent=1) + "\n")
 
 
 def png_bytes(array: np.ndarray) -> bytes:
