@@ -28,7 +28,7 @@ from napari_fada.batch.run_local import local_workers
 from napari_fada.batch.work import BackendSpec, FrameOutcome
 from napari_fada.core.proposal import now_iso
 from napari_fada.data.dataset import Dataset
-from napari_fada.errors import DatasetError
+from napari_fada.errors import DatasetError, WriteError
 from napari_fada.models.base import PHASES, CancelToken, ProposeRequest
 from napari_fada.models.registry import backend_options
 from napari_fada.propose import add_propose_arguments
@@ -100,6 +100,8 @@ def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
         saved = dataset.save_proposal(
             outcome.record, outcome.image, outcome.proposal, aggregates=False
         )
+    except WriteError:
+        raise  # the disk is full or read-only: the next frames would fail the same way
     except DatasetError as error:
         report.fail(InputFailure(path, frame_index, str(error)))
         return
@@ -150,9 +152,10 @@ def prelabel(
     address, or ``"local"`` for a new LocalCluster of ``workers`` processes, runs on Dask.
     ``progress`` shows a progress bar on stderr; ``on_progress`` is called after each item.
     Ctrl-C or ``cancel`` stops the run once the items being proposed are done and returns its
-    report marked ``interrupted``. The report is appended to the dataset's
-    ``prelabel_report.json`` however the run ends; a model that cannot be loaded raises
-    ModelLoadError.
+    report marked ``interrupted``; a dataset that cannot be written (full disk, no permission)
+    stops it with the reason in ``write_error``, what was saved staying intact. The report is
+    appended to the dataset's ``prelabel_report.json`` however the run ends (when it can be
+    written); a model that cannot be loaded raises ModelLoadError.
     """
     out = Path(out)
     dataset = Dataset.open(out, annotator=annotator, on_wait=_tell)
@@ -190,11 +193,16 @@ def prelabel(
                         break
     except KeyboardInterrupt:
         report.interrupted = True
+    except WriteError as error:
+        report.write_error = str(error)
     finally:
         bar.close()
         report.seconds = time.perf_counter() - started
         report.finished = now_iso()
-        _checkpoint(dataset, report, earlier)
+        try:
+            _checkpoint(dataset, report, earlier)
+        except WriteError as error:  # already said if the run stopped for it
+            report.write_error = report.write_error or str(error)
     return report
 
 
@@ -256,4 +264,4 @@ def run_prelabel(args: argparse.Namespace) -> int:
     print(report.summary(args.out))
     if report.interrupted:
         return INTERRUPTED
-    return 1 if report.failed else 0
+    return 1 if report.failed or report.write_error else 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from napari_fada.batch.inputs import InputFailure
 from napari_fada.core.proposal import now_iso
-from napari_fada.data.atomic import write_json_atomic
+from napari_fada.data.atomic import write_json_atomic, writing
 
 REPORT_NAME = "prelabel_report.json"
 
@@ -44,6 +44,8 @@ class RunReport:
     #: Seconds this process spent saving (the one writer).
     saving_s: float = 0.0
     failures: list[InputFailure] = field(default_factory=list)
+    #: Why the run stopped early because the dataset could not be written (full disk...).
+    write_error: str | None = None
 
     @property
     def images_per_s(self) -> float:
@@ -85,6 +87,8 @@ class RunReport:
         steady = self.steady_images_per_s
         if steady is not None and self.startup_s is not None:
             text += f"\n{steady:.2f} images/s after a start-up of {self.startup_s:.1f} s"
+        if self.write_error:
+            text += f"\nstopped: {self.write_error}"
         if self.failed:
             text += f"\nfailures are listed in {dataset / REPORT_NAME}"
         if self.interrupted:
@@ -102,5 +106,6 @@ def read_runs(dataset: Path) -> list[dict[str, Any]]:
 
 
 def write_report(dataset: Path, report: RunReport, earlier: list[dict[str, Any]]) -> None:
-    """Write ``earlier`` runs followed by ``report``, atomically."""
-    write_json_atomic(dataset / REPORT_NAME, {"runs": [*earlier, report.as_json()]})
+    """Write ``earlier`` runs followed by ``report``, atomically; WriteError if it cannot."""
+    with writing(dataset, "the run's report"):
+        write_json_atomic(dataset / REPORT_NAME, {"runs": [*earlier, report.as_json()]})

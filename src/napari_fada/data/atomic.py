@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from napari_fada.core import strict_json
+from napari_fada.errors import WriteError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -59,6 +61,18 @@ def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     write_text_atomic(path, strict_json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+
+
+@contextmanager
+def writing(root: Path, what: str) -> Iterator[None]:
+    """Turn a failed write (read-only folder, full disk) into a WriteError that says so."""
+    try:
+        yield
+    except OSError as error:
+        raise WriteError(
+            f"Could not write {what} in {root}: {error.strerror or error}. Check that the folder "
+            "is writable and the disk has space; what was saved before is intact."
+        ) from error
 
 
 def png_bytes(array: np.ndarray) -> bytes:

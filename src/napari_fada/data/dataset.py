@@ -36,6 +36,7 @@ from napari_fada.data.atomic import (
     write_json_atomic,
     write_png_atomic,
     write_text_atomic,
+    writing,
 )
 from napari_fada.data.dataset_lock import LOCK_FILE, LOCK_TIMEOUT_S, DatasetLock
 from napari_fada.data.formats.annotation_file import (
@@ -134,18 +135,6 @@ def _storable(image: np.ndarray, record: ImageRecord, proposal: Proposal) -> np.
     return pixels
 
 
-@contextmanager
-def _writing(root: Path, what: str) -> Iterator[None]:
-    """Turn a failed write (read-only folder, full disk) into a DatasetError that says so."""
-    try:
-        yield
-    except OSError as error:
-        raise DatasetError(
-            f"Could not write {what} in {root}: {error.strerror or error}. Check that the folder "
-            "is writable and the disk has space; what was saved before is intact."
-        ) from error
-
-
 @dataclass(frozen=True)
 class _Entry:
     """What the aggregate files need of one saved image, rendered once at save time."""
@@ -229,7 +218,7 @@ class Dataset:
                 cls._check_empty(root)
             if not create:
                 raise DatasetError(f"No dataset at {root}: choose an existing dataset folder.")
-            with _writing(root, "a new dataset"):
+            with writing(root, "a new dataset"):
                 root.mkdir(parents=True, exist_ok=True)
                 with lock.held():
                     if marker.is_file():  # another process created it meanwhile
@@ -339,8 +328,8 @@ class Dataset:
 
     @contextmanager
     def _locked(self, what: str) -> Iterator[None]:
-        """Hold the dataset's lock, up to date with what others wrote; errors as _writing's."""
-        with _writing(self.root, what), self._lock.held() as writes:
+        """Hold the dataset's lock, up to date with what others wrote; errors as writing's."""
+        with writing(self.root, what), self._lock.held() as writes:
             if writes != self._writes:
                 self._refresh()
             self._writes = writes + 1

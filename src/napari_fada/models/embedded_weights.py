@@ -7,12 +7,14 @@ validation metrics), so a file is self-describing and a fine-tuned file is a dro
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from napari_fada.data.atomic import write_bytes_atomic
 from napari_fada.errors import ModelLoadError
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
@@ -67,11 +69,9 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "logit_offsets": {k: float(v) for k, v in weights.logit_offsets.items()},
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(Path(path), buffer.getvalue())  # a failed write leaves no partial file
 
 
 def load_weights(path: Path) -> EmbeddedWeights:
