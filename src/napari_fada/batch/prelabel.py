@@ -145,12 +145,14 @@ def prelabel(
     progress: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
+    folder_clips: bool = False,
 ) -> RunReport:
     """Propose on every frame of ``inputs`` not yet in dataset ``out`` and save the proposals.
 
     ``scheduler`` None runs on this machine (``workers`` processes, or this one for 1); an
     address, or ``"local"`` for a new LocalCluster of ``workers`` processes, runs on Dask.
     ``progress`` shows a progress bar on stderr; ``on_progress`` is called after each item.
+    ``folder_clips`` reads each folder as one clip instead of images each on its own.
     Ctrl-C or ``cancel`` stops the run once the items being proposed are done and returns its
     report marked ``interrupted``; a dataset that cannot be written (full disk, no permission)
     stops it with the reason in ``write_error``, what was saved staying intact. The report is
@@ -160,7 +162,7 @@ def prelabel(
     out = Path(out)
     dataset = Dataset.open(out, annotator=annotator, on_wait=_tell)
     done = {frame_key(r.source_path, r.frame_index) for r in dataset.records() if r.source_path}
-    expansion = expand_inputs(inputs, done)
+    expansion = expand_inputs(inputs, done, folder_clips)
     workers = max(1, min(workers, len(expansion.items)))
     report = RunReport([str(p) for p in inputs], spec.name, workers, scheduler)
     report.total, report.skipped = expansion.frames, expansion.skipped
@@ -257,6 +259,7 @@ def run_prelabel(args: argparse.Namespace) -> int:
         request=request,
         annotator=args.annotator,
         progress=not args.no_progress,
+        folder_clips=args.folder_as_clip,
     )
     for failure in report.failures:
         frame = "" if failure.frame_index is None else f" frame {failure.frame_index}"
