@@ -86,7 +86,8 @@ def _tiff_page(path: Path, index: int) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[index]
-            check_size(path, int(page.imagewidth), int(page.imagelength))
+            sizes = dict(zip(page.axes, page.shape, strict=True))
+            check_size(path, int(sizes.get("X", 1)), int(sizes.get("Y", 1)))
             array = page.asarray()
             if page.axes.startswith("S") and array.ndim == 3:  # planar configuration
                 array = np.moveaxis(array, 0, -1)
