@@ -37,10 +37,10 @@ def clips(tmp_path: Path) -> tuple[Path, Path]:
     return paths
 
 
-def _start(inputs: list[Path], out: Path, config: Path) -> subprocess.Popen[str]:
+def _start(inputs: list[Path], out: Path, config: Path, workers: int = 1) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "napari_fada.cli", "prelabel", *map(str, inputs)]
     return subprocess.Popen(
-        [*command, "--out", str(out), "--workers", "1", "--no-progress"],
+        [*command, "--out", str(out), "--workers", str(workers), "--no-progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,3 +98,48 @@ def test_a_stopped_run_resumes_without_redoing_saved_frames(
     assert (report.done, report.skipped, report.failed) == (FRAMES, FRAMES, 0)
     assert [r.frame_index for r in Dataset.open(out).records()] == [*range(FRAMES)] * 2
     assert {p.name: p.stat().st_mtime_ns for p in _saved(out) if p.name in before} == before
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state_and_parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if int(state_and_parent[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="lists processes from /proc")
+def test_worker_processes_exit_when_the_run_is_killed(samples_dir: Path, tmp_path: Path):
+    """A worker blocked reading a named pipe would live on forever if it outlived its parent."""
+    gate = tmp_path / "gate.png"
+    os.mkfifo(gate)
+    image = samples_dir / "images" / "psfhs_03744.png"
+    child = _start([gate, image], tmp_path / "ds", tmp_path / "config", workers=2)
+    writer = _wait_for_reader(gate, child)  # a worker is up and reading
+    workers = _children(child.pid)
+    try:
+        assert workers
+        child.kill()
+        assert child.wait(timeout=120) == -signal.SIGKILL
+        deadline = time.monotonic() + 120  # an upper bound, not a timing
+        while any(_running(pid) for pid in workers):
+            assert time.monotonic() < deadline, "worker processes outlived the killed run"
+            time.sleep(0.05)
+    finally:
+        os.close(writer)
+        for pid in filter(_running, workers):  # only if the test failed: they hold its pipes
+            os.kill(pid, signal.SIGKILL)
+        child.communicate()
