@@ -42,15 +42,32 @@ def phase_list(text: str) -> list[str]:
     return [p for p in PHASES if p in names]
 
 
+#: The default of --model and --mmproj, told apart from '' (None: clear the setting).
+NOT_GIVEN = object()
+
+
+def file_argument(text: str) -> Path | None:
+    """A model file given on the command line; '' (clear the setting) gives None, not the
+    current folder as ``Path('')`` would."""
+    return Path(text).expanduser().resolve() if text.strip() else None
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The model options; each defaults to the saved setting."""
     parser.add_argument("--backend", choices=available_backends(), help="model backend")
     parser.add_argument(
         "--model",
-        type=Path,
-        help="embedded: weights .pt; llama: model .gguf; transformers: checkpoint folder",
+        type=file_argument,
+        default=NOT_GIVEN,
+        help="embedded: weights .pt; llama: model .gguf; transformers: checkpoint folder "
+        "('' clears it: the embedded model then uses its shipped weights)",
     )
-    parser.add_argument("--mmproj", type=Path, help="llama: the vision projector (mmproj .gguf)")
+    parser.add_argument(
+        "--mmproj",
+        type=file_argument,
+        default=NOT_GIVEN,
+        help="llama: the vision projector (mmproj .gguf); '' clears it",
+    )
     parser.add_argument("--threads", type=positive_int, help="CPU threads")
     parser.add_argument("--n-ctx", type=positive_int, help="llama: context size in tokens")
     parser.add_argument(
@@ -64,14 +81,14 @@ def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Setti
     files = {f.flag: f for f in backend_files(updated.backend)}
     for flag in _FILE_FLAGS:
         value = getattr(args, flag)
-        if value is None:
+        if value is NOT_GIVEN:
             continue
         if flag not in files:
             raise FadaError(
                 f"--{flag} is not used by the {updated.backend!r} backend: it takes "
                 f"{', '.join('--' + f for f in files) or 'no files'}."
             )
-        setattr(updated, files[flag].setting, str(value.expanduser().resolve()))
+        setattr(updated, files[flag].setting, None if value is None else str(value))
     for option in _NUMBER_FLAGS:
         if getattr(args, option) is not None:
             setattr(updated, option, getattr(args, option))
