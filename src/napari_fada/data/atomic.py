@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,10 +38,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _temp_beside(path: Path) -> tuple[int, Path]:
+    """A new temporary file next to ``path``, open for writing, with the permissions the user's
+    umask gives new files (so a team sharing a folder can read it), not ``mkstemp``'s 0600."""
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
+        except FileExistsError:
+            continue
+
+
 def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Replace ``path`` with ``data``, given whole or in chunks (large files need no copy)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, temp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.writelines([data] if isinstance(data, bytes) else data)
@@ -49,7 +60,7 @@ def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 
