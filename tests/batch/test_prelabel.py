@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from napari_fada.batch.prelabel import Progress, prelabel
-from napari_fada.batch.report import REPORT_NAME
+from napari_fada.batch.report import REPORT_NAME, RunReport, write_report
 from napari_fada.cli import main
 from napari_fada.core.proposal import Annotation, Proposal
 from napari_fada.data.dataset import Dataset, make_record
@@ -133,3 +133,15 @@ def test_a_label_reviewed_by_another_process_during_the_run_is_never_overwritten
     assert (report.done, report.skipped, report.failed) == (3, 1, 1)
     _, kept = Dataset.open(out).load(last.stem) or pytest.fail("lost")
     assert [a.status for a in kept.annotations] == ["accepted"]
+
+
+def test_two_runs_reporting_at_once_keep_both_entries(tmp_path: Path):
+    root = tmp_path / "ds"
+    Dataset.open(root)
+    first, second = RunReport(["a"], "embedded", 1), RunReport(["b"], "embedded", 1)
+    write_report(root, first)
+    write_report(root, second)  # the second run started before the first wrote again
+    first.done = 3
+    write_report(root, first)
+    runs = json.loads((root / REPORT_NAME).read_text())["runs"]
+    assert [(run["inputs"], run["done"]) for run in runs] == [(["b"], 0), (["a"], 3)]

@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from napari_fada.batch.inputs import InputFailure, expand_inputs, frame_key
 from napari_fada.batch.ordered import Submit, in_order
-from napari_fada.batch.report import RunReport, read_runs, write_report
+from napari_fada.batch.report import RunReport, write_report
 from napari_fada.batch.run_local import local_workers
 from napari_fada.batch.work import BackendSpec, FrameOutcome
 from napari_fada.core.proposal import now_iso
@@ -75,11 +74,12 @@ def _tell(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _checkpoint(dataset: Dataset, report: RunReport, earlier: list[dict[str, Any]]) -> None:
+def _checkpoint(dataset: Dataset, report: RunReport) -> None:
     """Bring the run's report, coco.json, manifest.csv and the other dataset-wide files up to
     date (after a kill, :meth:`Dataset.open` does the latter). Raises DatasetError when the
     folder cannot be written; what was saved stays."""
-    write_report(dataset.root, report, earlier)
+    with dataset.writing("the run's report"):
+        write_report(dataset.root, report)
     dataset.write_aggregates()
 
 
@@ -168,7 +168,6 @@ def prelabel(
     report.total, report.skipped = expansion.frames, expansion.skipped
     for failure in expansion.failures:
         report.fail(failure)
-    earlier = read_runs(out)
     started, last_report, handled = time.perf_counter(), 0.0, 0
     bar = tqdm(total=expansion.frames, unit="img", desc="prelabel", disable=not progress)
     try:
@@ -189,7 +188,7 @@ def prelabel(
                         on_progress(Progress(handled, report.total, report.failed, elapsed))
                     if elapsed - last_report > CHECKPOINT_EVERY_S:
                         report.seconds = last_report = elapsed
-                        _checkpoint(dataset, report, earlier)
+                        _checkpoint(dataset, report)
                     if cancel is not None and cancel.cancelled:
                         report.interrupted = True
                         break
@@ -202,7 +201,7 @@ def prelabel(
         report.seconds = time.perf_counter() - started
         report.finished = now_iso()
         try:
-            _checkpoint(dataset, report, earlier)
+            _checkpoint(dataset, report)
         except WriteError as error:  # already said if the run stopped for it
             report.write_error = report.write_error or str(error)
     return report

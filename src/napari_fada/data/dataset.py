@@ -21,7 +21,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -325,6 +325,11 @@ class Dataset:
         for image_id, file in files.items():
             if self._seen.get(image_id) != file[1]:
                 self._read_one(image_id, file)
+
+    def writing(self, what: str) -> AbstractContextManager[None]:
+        """Hold the dataset's lock to write ``what``, a file of one's own in the folder (a run's
+        report); a failed write raises WriteError. Not to be nested with a save."""
+        return self._locked(what)
 
     @contextmanager
     def _locked(self, what: str) -> Iterator[None]:
