@@ -93,7 +93,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path, str]:
     data = _saved_dataset(root / "dataset")
     out = root / "model.pt"
     printed = _train(
-        "--data", str(data), "--out", str(out), "--epochs", "6", "--lr", "0.01",
+        "--data", str(data), "--out", str(out), "--epochs", "6", "--lr", "0.01", "--patience", "6",
         "--cache-dir", str(root / "cache"),
     )  # fmt: skip
     return data, out, printed
