@@ -21,7 +21,7 @@ from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.data.formats.label_png import label_mask
 from napari_fada.errors import DatasetError, ModelLoadError
 from napari_fada.models.embedded_backend import EmbeddedBackend
-from napari_fada.models.embedded_weights import load_weights
+from napari_fada.models.embedded_weights import MODEL_VERSION, load_weights
 from napari_fada.train import add_train_arguments, run_train, segmentation_loss
 
 SIZE = 64
@@ -93,7 +93,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path, str]:
     data = _saved_dataset(root / "dataset")
     out = root / "model.pt"
     printed = _train(
-        "--data", str(data), "--out", str(out), "--epochs", "6", "--lr", "0.01",
+        "--data", str(data), "--out", str(out), "--epochs", "6", "--lr", "0.01", "--patience", "6",
         "--cache-dir", str(root / "cache"),
     )  # fmt: skip
     return data, out, printed
@@ -107,7 +107,7 @@ def test_a_few_steps_lower_the_loss_and_the_file_proposes(trained):
     image, _ = _scene(0)
     proposal = EmbeddedBackend(out).propose(image)
     assert proposal.plane.label in {"trans-thalamic", "transperineal", "trans-ventricular"}
-    assert proposal.model.model_id == "fada-embedded-1.1"
+    assert proposal.model.model_id == f"fada-embedded-{MODEL_VERSION}"
     weights = load_weights(out)
     assert set(weights.validation_metrics) >= {"score", "plane_accuracy"}
     assert str(data.resolve()) in weights.training_data
@@ -121,7 +121,11 @@ def test_fine_tuning_starts_from_the_given_weights(trained, tmp_path):
     )  # fmt: skip
     before = float(re.search(r"before: .*score=([\d.]+)", printed).group(1))
     assert before == pytest.approx(load_weights(out).validation_metrics["score"], abs=0.02)
-    assert load_weights(tmp_path / "tuned.pt").structures == load_weights(out).structures
+    tuned = load_weights(tmp_path / "tuned.pt")
+    assert tuned.structures == load_weights(out).structures
+    # A fine-tune is not the model it started from: its id says so.
+    assert tuned.model_version.startswith(f"{MODEL_VERSION}-ft-")
+    assert EmbeddedBackend(tmp_path / "tuned.pt").model_id != EmbeddedBackend(out).model_id
 
 
 def test_resume_continues_after_the_last_finished_epoch(trained, tmp_path):
@@ -213,8 +217,8 @@ def test_mask_id_not_in_labels_json(tmp_path):
 
 
 def test_plane_unknown_to_the_model(tmp_path):
-    with pytest.raises(DatasetError, match=r"'four-chamber'.*unknown to this model"):
-        _train_on(_layout(tmp_path / "ds", plane="four-chamber"), tmp_path)
+    with pytest.raises(DatasetError, match=r"'nuchal translucency'.*unknown to this model"):
+        _train_on(_layout(tmp_path / "ds", plane="nuchal translucency"), tmp_path)
 
 
 def test_image_and_mask_of_different_sizes(tmp_path):
@@ -254,4 +258,94 @@ def test_a_saved_datasets_plane_description_is_not_a_class(tmp_path):
     proposal.plane = None  # the reviewer left the plane open: nothing to learn for it
     dataset.save(make_record(image, "scan0.png"), image, proposal)
     planes = ("trans-thalamic", "transperineal", "trans-ventricular")
-    assert [s.plane for s in read_dataset(root, planes)] == [-1, 1]
+    assert [s.planes for s in read_dataset(root, planes)] == [(), (1,)]
+
+
+def _plane_folder(root: Path, planes: list[str], split: str = "train") -> Path:
+    """Plane labels only (the fetal-us-planes layout): no masks, no labels.json."""
+    (root / "images").mkdir(parents=True)
+    lines = ["id,image,split,plane,source_dataset"]
+    for index, plane in enumerate(planes):
+        image = np.random.default_rng(100 + index).integers(0, 90, (SIZE, SIZE), dtype=np.uint8)
+        Image.fromarray(image).save(root / "images" / f"p{index}.png")
+        lines.append(f"p{index},images/p{index}.png,{split},{plane},planes")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_plane_only_images_and_made_up_negatives_train_the_whole_scan(tmp_path):
+    """Masks from one folder, planes from another (a coarse "brain" among them), made-up
+    non-ultrasound images as "other": the model learns all planes and keeps its routing."""
+    masks = _layout(tmp_path / "masks")
+    planes = _plane_folder(tmp_path / "planes", ["abdomen", "femur", "brain", "thorax"] * 2)
+    printed = _train(
+        "--data", str(masks), str(planes), "--out", str(tmp_path / "m.pt"), "--epochs", "2",
+        "--negatives", "8",
+    )  # fmt: skip
+    assert "(+8 / 2 made-up non-ultrasound images)" in printed
+    weights = load_weights(tmp_path / "m.pt")
+    assert "abdomen" in weights.planes and "other" in weights.planes
+    assert weights.plane_structures["transperineal"] == ("fetal_head", "pubic_symphysis")
+    assert "abdomen" not in weights.plane_structures and weights.min_plane_score > 0
+    assert "+8 made-up non-ultrasound images" in weights.training_data
+    assert {"plane_accuracy", "plane_ece"} <= set(weights.validation_metrics)
+
+
+def test_a_held_out_tail_keeps_whole_recordings_apart():
+    from napari_fada.data.shared_layout import ReferenceSample
+    from napari_fada.train_data import HOLDOUT_GAP, Sample, hold_out_tail, split_samples
+
+    def sample(index: int, source: str) -> Sample:
+        reference = ReferenceSample(
+            f"{source}{index}", Path("i.png"), None, {}, None, None, "", "", None, None,
+            "val" if index % 10 == 0 else "train", source, "",
+        )  # fmt: skip
+        return Sample(reference, (), f"{source}{index}")
+
+    samples = [sample(i, "PSFHS") for i in range(100)] + [sample(i, "HC18") for i in range(5)]
+    kept = hold_out_tail(samples, "PSFHS", 30)
+    held = [s.reference.image_id for s in kept if s.split == "holdout"]
+    assert held == [f"PSFHS{i}" for i in range(70, 100)]
+    assert len(kept) == len(samples) - HOLDOUT_GAP
+    train, val = split_samples(kept)
+    ids = {s.reference.image_id for s in train + val}
+    assert not ids & {f"PSFHS{i}" for i in range(70 - HOLDOUT_GAP, 100)}
+    with pytest.raises(DatasetError, match="cannot hold out"):
+        hold_out_tail(samples, "HC18", 3)
+
+
+def test_a_dataset_without_val_rows_validates_on_other_images_or_refuses(tmp_path):
+    from napari_fada.data.shared_layout import ReferenceSample
+    from napari_fada.train_data import Sample, split_samples, too_small
+
+    def sample(group: str, width: int = 64) -> Sample:
+        reference = ReferenceSample(
+            group, Path("i.png"), None, {}, width, 64, "", "", None, None, "", "", ""
+        )
+        return Sample(reference, (), group)
+
+    train, val = split_samples([sample("clip1"), sample("clip2")])
+    assert len(train) == len(val) == 1 and train[0].group != val[0].group
+    with pytest.raises(DatasetError, match="one clip or file"):
+        split_samples([sample("clip1"), sample("clip1")])
+    assert too_small(sample("icon", width=8)) and not too_small(sample("scan"))
+
+
+def test_tiny_images_are_left_out_of_training(tmp_path):
+    folder = _saved_dataset(tmp_path / "ds", count=6)
+    tiny = np.full((8, 8), 90, dtype=np.uint8)
+    _, proposal = _scene(0)
+    Dataset.open(folder).save(
+        make_record(tiny, "icon.png"), tiny, Proposal(8, 8, plane=proposal.plane)
+    )
+    printed = _train("--data", str(folder), "--out", str(tmp_path / "m.pt"), "--epochs", "1")
+    assert "left out 1 image(s) under 32 px on a side: icon" in printed
+
+
+def test_a_temperature_fit_that_fails_leaves_the_probabilities_as_they_are():
+    from napari_fada.train import fit_temperature
+
+    separated = torch.tensor([[50.0, -50.0], [-50.0, 50.0]])
+    allowed = torch.tensor([[True, False], [False, True]])
+    assert 0.05 <= fit_temperature(separated, allowed) <= 20.0
+    assert fit_temperature(torch.full((2, 2), float("nan")), allowed) == 1.0

@@ -43,13 +43,24 @@ class TrainOptions:
     size: int = 160
     patience: int = 4
     seed: int = 0
+    planes: tuple[str, ...] | None = None
+    holdout: tuple[str, ...] = ()
+    negatives: int = 0
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     cache_dir: Path | None = field(default_factory=default_cache_dir)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainOptions:
         values = {f.name: getattr(args, f.name) for f in fields(cls)}
-        return cls(**{**values, "data": tuple(values["data"])})
+        planes = tuple(values["planes"]) if values["planes"] else None
+        return cls(
+            **{
+                **values,
+                "data": tuple(values["data"]),
+                "planes": planes,
+                "holdout": tuple(values["holdout"]),
+            }
+        )
 
     @staticmethod
     def default(name: str) -> Any:
