@@ -69,8 +69,9 @@ def read_label_png(folder: Path) -> list[LabelledImage]:
     manifest = folder / "manifest.csv"
     samples = list(iter_reference(folder)) if manifest.is_file() else _paired(folder)
     for sample in samples:
-        refuse_outside(folder, sample.image_path, manifest)
-        refuse_outside(folder, sample.mask_path, manifest)
+        for path in (sample.image_path, sample.mask_path):
+            if path is not None:  # a plane-only row has no mask
+                refuse_outside(folder, path, manifest)
     return [
         LabelledImage(
             image_id=sample.image_id,
