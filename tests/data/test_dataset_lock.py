@@ -206,3 +206,19 @@ def test_a_folder_with_other_files_is_still_refused(tmp_path):
     with pytest.raises(DatasetError, match="not a napari-fada dataset"):
         Dataset.open(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_opening_never_deletes_the_file_another_writer_is_writing(tmp_path):
+    root = tmp_path / "ds"
+    Dataset.open(root)
+    in_progress = root / "images" / ".scan.png.0123abcd.tmp"
+    in_progress.parent.mkdir()
+    in_progress.write_bytes(b"half")
+    holder = _script(_HOLD_LOCK, root, "held")
+    try:
+        Dataset.open(root, lock_timeout_s=0)
+        assert in_progress.exists()  # its writer holds the lock: it is not a leftover
+    finally:
+        _release(holder)
+    Dataset.open(root)
+    assert not in_progress.exists()  # nobody writing: a killed writer's leftover

@@ -227,9 +227,18 @@ class Dataset:
                         cls._check_empty(root)
                         cls._create(root)
         dataset = cls(root, annotator, lock)
-        remove_stale_temps(root)
+        dataset._remove_stale_temps()
         dataset._read_all()
         return dataset
+
+    def _remove_stale_temps(self) -> None:
+        """Delete temporary files killed writers left; under the lock, so that no live writer's
+        file in progress is taken for one."""
+        try:
+            with self._lock.held(count=False):
+                remove_stale_temps(self.root)
+        except (OSError, DatasetError):  # read-only, or busy: a later open cleans up
+            pass
 
     @staticmethod
     def _check_empty(root: Path) -> None:

@@ -70,8 +70,9 @@ class DatasetLock:
         self.on_wait = on_wait
 
     @contextmanager
-    def held(self) -> Iterator[int]:
-        """Hold the lock for the block; yields how many writes the dataset had before this one.
+    def held(self, count: bool = True) -> Iterator[int]:
+        """Hold the lock for the block; yields how many writes the dataset had before this one
+        (counting this one in the file unless ``count`` is false: a block that writes nothing).
 
         Raises DatasetError if another process keeps it longer than ``timeout_s``, and OSError
         if the lock file cannot be created (a read-only folder).
@@ -80,7 +81,7 @@ class DatasetLock:
         try:
             self._acquire(fd)
             try:
-                writes = self._record(fd)
+                writes = self._record(fd) if count else self._writes(fd)
                 yield writes
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -108,11 +109,14 @@ class DatasetLock:
             pause = min(pause * 2, _MAX_POLL_S)
 
     @staticmethod
-    def _record(fd: int) -> int:
+    def _writes(fd: int) -> int:
+        writes = _holder(os.pread(fd, 4096, 0).decode("utf-8", errors="replace")).get("writes")
+        return writes if isinstance(writes, int) else 0
+
+    @classmethod
+    def _record(cls, fd: int) -> int:
         """Count this write and name its writer in the lock file; return the count before."""
-        previous = _holder(os.pread(fd, 4096, 0).decode("utf-8", errors="replace"))
-        writes = previous.get("writes")
-        count = writes if isinstance(writes, int) else 0
+        count = cls._writes(fd)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "writes": count + 1}
         data = json.dumps(info).encode()
         os.ftruncate(fd, 0)
