@@ -80,9 +80,11 @@ def test_a_stopped_run_resumes_without_redoing_saved_frames(
     writer = _wait_for_reader(gate, child)
     try:
         child.send_signal(stop)
-        stdout, stderr = child.communicate(timeout=120)
     finally:
+        # End of file for the reader: a SIGINT that the system handed to another thread of
+        # the run (a model thread) takes effect once its main thread is back from the read.
         os.close(writer)
+    stdout, stderr = child.communicate(timeout=120)
     if stop == signal.SIGINT:
         assert child.returncode == INTERRUPTED, stderr
         assert "prelabel interrupted" in stdout
