@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEGBaseline8Bit, UltrasoundMultiFrameImageStorage, generate_uid
 
-from napari_fada.samples import (
+from napari_fada.samples.scenes import (
     LABEL_IDS,
     SyntheticClip,
     SyntheticSample,

@@ -13,10 +13,11 @@ from skimage.measure import regionprops
 
 from napari_fada import samples
 from napari_fada.data.readers import read_any
-from napari_fada.sample_files import write_sample_data
-from napari_fada.synthetic_shapes import Ellipse
+from napari_fada.samples.__main__ import main
+from napari_fada.samples.files import write_sample_data
+from napari_fada.samples.shapes import Ellipse
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STILLS = (samples.head_plane, samples.pelvimetry_view, samples.brain_plane)
 
 
@@ -128,5 +129,5 @@ def test_sample_data_is_readable_like_the_shared_data() -> None:
 
 
 def test_cli_needs_a_folder(capsys: pytest.CaptureFixture[str]) -> None:
-    assert samples.main([]) == 2
+    assert main([]) == 2
     assert "usage" in capsys.readouterr().err

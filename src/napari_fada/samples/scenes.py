@@ -1,23 +1,20 @@
 """Synthetic fetal ultrasound scenes with exact ground truth, for demos, tests and sample data.
 
-Each scene is drawn from known shapes (:mod:`napari_fada.synthetic_shapes`) and rendered as a
-B-mode scan (:mod:`napari_fada.synthetic_scan`), so its label mask, plane and head circumference
+Each scene is drawn from known shapes (:mod:`napari_fada.samples.shapes`) and rendered as a
+B-mode scan (:mod:`napari_fada.samples.scan`), so its label mask, plane and head circumference
 are known exactly. Everything is deterministic for a given seed. Label ids follow the shared
-data's ``labels.json``. ``python -m napari_fada.samples FOLDER`` writes them in the shared data
-layout (see :mod:`napari_fada.sample_files`).
+data's ``labels.json``.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from napari_fada.synthetic_scan import Probe, render_scan, smooth_texture, speckle_noise
-from napari_fada.synthetic_shapes import Ellipse, RotatedBox, line_mask
+from napari_fada.samples.scan import Probe, render_scan, smooth_texture, speckle_noise
+from napari_fada.samples.shapes import Ellipse, RotatedBox, line_mask
 
 #: Label ids in mask images, as in the shared data's labels.json.
 LABEL_IDS: dict[str, int] = {
@@ -223,20 +220,3 @@ def cine_clip(seed: int = 3, n_frames: int = 24) -> SyntheticClip:
         head_circumference_mm=tuple(circumferences),
         seed=seed,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m napari_fada.samples FOLDER``: write the sample data set into FOLDER."""
-    from napari_fada.sample_files import write_sample_data
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m napari_fada.samples FOLDER", file=sys.stderr)
-        return 2
-    for path in write_sample_data(Path(args[0])):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
