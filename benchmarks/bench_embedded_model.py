@@ -20,7 +20,7 @@ from pathlib import Path
 from machine import cpu_name, peak_rss_mib
 
 from napari_fada.core.scoring import EvaluationReport
-from napari_fada.evaluate import DatasetItem, dataset_items, score_items
+from napari_fada.inspection.evaluate import DatasetItem, dataset_items, score_items
 from napari_fada.models.base import Backend, ProposeRequest
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fetal-us-train"
@@ -80,7 +80,7 @@ def main() -> int:
     weights = args.weights or SHIPPED_WEIGHTS
     threads = os.cpu_count() or 1
     started = time.perf_counter()
-    backend = EmbeddedBackend(weights=weights, threads=threads)
+    backend = EmbeddedBackend(model=weights, threads=threads)
     load_s = time.perf_counter() - started
 
     items = dataset_items(args.data, args.split, args.limit)

@@ -11,7 +11,7 @@ import pytest
 
 from napari_fada.batch.prelabel import Progress, prelabel
 from napari_fada.batch.report import REPORT_NAME
-from napari_fada.cli import main
+from napari_fada.commands.main import main
 from napari_fada.data.dataset import Dataset
 from napari_fada.models.base import CancelToken
 from tests.batch.conftest import CLIP_FRAMES, EMBEDDED, SMALL_IMAGES

@@ -36,7 +36,7 @@ def long_clip(tmp_path: Path) -> Path:
 
 
 def _start(clip: Path, out: Path, config: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "napari_fada.cli", "prelabel", str(clip), "--out", str(out)]
+    command = [sys.executable, "-m", "napari_fada", "prelabel", str(clip), "--out", str(out)]
     return subprocess.Popen(
         [*command, "--workers", "1", "--no-progress"],
         stdout=subprocess.PIPE,

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from napari_fada.batch.inputs import FrameKey, WorkItem
+from napari_fada.batch.propose import Frame
 from napari_fada.core.proposal import ImageRecord, Proposal
 from napari_fada.errors import FadaError
 from napari_fada.models.base import Backend, ProposeRequest
 from napari_fada.models.registry import load_backend
-from napari_fada.propose import Frame
 
 
 @dataclass(frozen=True)
