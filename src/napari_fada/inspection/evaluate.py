@@ -185,11 +185,3 @@ def evaluate_proposals(
         model_id=", ".join(sorted(models)),
         n_skipped=n_total - len(wanted),
     )
-
-
-def load_backend(weights: Path | None) -> Backend:
-    """The embedded model, from ``weights`` or the shipped file (torch imported only now)."""
-    from napari_fada.models.registry import DEFAULT_BACKEND
-    from napari_fada.models.registry import load_backend as load_named
-
-    return load_named(DEFAULT_BACKEND, **({"model": weights} if weights else {}))

@@ -29,8 +29,9 @@ from napari_fada._napari.widgets.job_worker import Emit, Job, start_job
 from napari_fada._napari.widgets.propose_worker import start_load
 from napari_fada.core.scoring import EvaluationReport
 from napari_fada.errors import Cancelled, DatasetError, FadaError, ModelLoadError
-from napari_fada.inspection.evaluate import dataset_items, load_backend, score_items
+from napari_fada.inspection.evaluate import dataset_items, score_items
 from napari_fada.models.base import Backend, CancelToken
+from napari_fada.models.registry import load_backend
 from napari_fada.settings import Settings
 from napari_fada.training.options import TrainOptions, TrainProgress, TrainResult
 
@@ -144,7 +145,7 @@ class TrainingWidget(TrainingPanel):
 
         def task(emit: Emit, token: CancelToken) -> EvaluationReport:
             items = dataset_items(folder, None if split in ("", ALL_SPLITS) else split, limit)
-            backend = load_backend(weights)
+            backend = load_backend(EMBEDDED, **({"model": weights} if weights else {}))
             try:
                 return score_items(backend, items, lambda m, f: emit((m, f)), token)
             finally:
