@@ -83,6 +83,9 @@ def test_real_masks_survive_the_dataset_writer_exactly(samples_dir, tmp_path):
 
 
 def test_broken_folders_raise_clear_errors(samples_dir, tmp_path):
+    with pytest.raises(DatasetError, match=r"manifest\.csv"):
+        list(iter_reference(tmp_path))
+    (tmp_path / "manifest.csv").write_text("id,image,mask\na,images/a.png,masks/a.png\n")
     with pytest.raises(DatasetError, match=r"labels\.json"):
         list(iter_reference(tmp_path))
     root = tmp_path / "copy"
@@ -123,3 +126,14 @@ def test_a_structure_its_source_does_not_label_is_not_scored(samples_dir) -> Non
     brain = Annotation("Brain", head.box, head.polygon, score=0.9, source="m")
     prediction = Proposal(reference.width, reference.height, [head, brain])
     assert score_image(prediction, reference).dice == {"head": 1.0}
+
+
+def test_a_plane_only_folder_reads_without_masks_or_labels(tmp_path):
+    """The fetal-us-planes layout: manifest.csv and images/, plane labels only."""
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.full((6, 8), 50, dtype=np.uint8)).save(tmp_path / "images" / "a.png")
+    (tmp_path / "manifest.csv").write_text("id,image,split,plane\na,images/a.png,val,femur\n")
+    (sample,) = iter_reference(tmp_path)
+    assert not sample.has_mask and sample.plane == "femur" and sample.split == "val"
+    assert sample.mask.shape == (6, 8) and not sample.mask.any()
+    assert reference_proposal(sample).annotations == []

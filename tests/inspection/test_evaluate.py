@@ -193,3 +193,36 @@ def test_saved_proposals_are_scored_against_a_dataset(tmp_path: Path) -> None:
     wrong_size = {"img0": ScriptedBackend().propose(np.zeros((50, 60), np.uint8))}
     with pytest.raises(DatasetError, match="60x50"):
         evaluate_proposals(wrong_size, root)
+
+
+def _plane_only_folder(root: Path, planes: list[tuple[str, str]]) -> Path:
+    """The fetal-us-planes layout: images/ and a manifest with a plane per row, no masks."""
+    (root / "images").mkdir(parents=True)
+    lines = ["id,image,source_dataset,split,plane"]
+    for index, (source, plane) in enumerate(planes):
+        image = np.random.default_rng(index).integers(0, 255, (40, 50), dtype=np.uint8)
+        Image.fromarray(image).save(root / "images" / f"p{index}.png")
+        lines.append(f"p{index},images/p{index}.png,{source},val,{plane}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_a_plane_only_dataset_scores_planes_spurious_shapes_and_calibration(tmp_path: Path):
+    """ScriptedBackend calls every image BPD_PLANE at 0.88 and draws a head, CSP and LV on it."""
+    root = _plane_only_folder(
+        tmp_path / "planes",
+        [("A", "abdomen"), ("A", "brain"), ("B", "femur"), ("B", "brain"), ("B", "other")],
+    )
+    report = evaluate_backend(ScriptedBackend(plane="trans-thalamic"), root)
+    # "brain" is any head plane: trans-thalamic is right there, wrong elsewhere.
+    assert report.plane_accuracy == pytest.approx(2 / 5)
+    assert report.plane_confusion["brain"] == {"trans-thalamic": 2}
+    # Shapes on the abdomen, the femur and the other view are spurious; brains may have them.
+    assert report.spurious_rate == 1.0
+    assert [r.spurious for r in report.per_image] == [3, None, 3, None, 3]
+    assert report.dice == {}  # nothing is outlined in a plane-only folder
+    assert report.ece == pytest.approx(abs(0.88 - 2 / 5))
+    assert report.per_source["A"]["plane_accuracy"] == 0.5
+    assert report.per_source["B"]["n_images"] == 3
+    figures = json.loads(report.to_json())
+    assert {"plane_confusion", "spurious_rate", "ece", "per_source"} <= set(figures)

@@ -19,6 +19,7 @@ from napari_fada.models.embedded_backend import EmbeddedBackend
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
 from napari_fada.models.embedded_weights import (
+    MODEL_VERSION,
     SHIPPED_WEIGHTS,
     EmbeddedWeights,
     load_weights,
@@ -89,7 +90,7 @@ def test_plane_probabilities_are_a_distribution_over_the_model_planes(shipped, s
 
 
 def test_identity_names_version_weights_and_preprocessing(shipped):
-    assert shipped.info.model_id == "fada-embedded-1.1"
+    assert shipped.info.model_id == f"fada-embedded-{MODEL_VERSION}"
     assert shipped.info.backend == "embedded"
     assert shipped.info.weights_sha256 == hashlib.sha256(SHIPPED_WEIGHTS.read_bytes()).hexdigest()
     assert len(shipped.info.config_sha256) == 64
@@ -206,3 +207,58 @@ def test_logit_offsets_are_saved_and_shrink_their_structure(shipped, samples_dir
     before = _predicted(shipped.propose(image), "head").sum()
     after = _predicted(shrunk.propose(image), "head").sum()
     assert 0 < after < before
+
+
+# -- routing by plane, single instances, unsure planes ----------------------------------------
+
+
+def _routed_weights(path: Path, plane: str | None, **changes) -> Path:
+    """Tiny weights whose plane classifier always says ``plane`` (None: no preference) and whose
+    segmentation paints ``fetal_head`` everywhere."""
+    weights = load_weights(path)
+    if plane is not None:
+        bias = weights.state_dict["plane_head.1.bias"].clone()
+        bias[:] = -30.0
+        bias[PLANES.index(plane)] = 30.0
+        weights.state_dict = {**weights.state_dict, "plane_head.1.bias": bias}
+    weights.logit_offsets = {"fetal_head": 60.0}
+    weights.plane_structures = {"transperineal": ("fetal_head", "pubic_symphysis")}
+    weights.min_plane_score = 0.5
+    for name, value in changes.items():
+        setattr(weights, name, value)
+    out = path.with_name(f"routed-{plane}.pt")
+    save_weights(weights, out)
+    return out
+
+
+def test_structures_come_only_from_the_planes_group(tiny_weights):
+    on_route = EmbeddedBackend(_routed_weights(tiny_weights, "transperineal")).propose(_image())
+    assert on_route.plane.label == "transperineal" and not on_route.plane.unsure
+    assert [a.label for a in on_route.annotations] == ["fetal_head"]  # one, not fragments
+    assert 0 < on_route.annotations[0].score <= on_route.plane.score
+    off_route = EmbeddedBackend(_routed_weights(tiny_weights, "trans-thalamic")).propose(_image())
+    assert off_route.plane.label == "trans-thalamic" and off_route.annotations == []
+    assert off_route.plane.fada_label == "" or off_route.plane.fada_label == "BPD_PLANE"
+
+
+def test_an_unsure_plane_gets_no_shapes_unless_the_user_picks_them(tiny_weights):
+    backend = EmbeddedBackend(_routed_weights(tiny_weights, None, min_plane_score=0.99))
+    proposal = backend.propose(_image())
+    assert proposal.plane.unsure and proposal.annotations == []
+    assert "unsure" in proposal.plane.describe() and any("unsure" in i for i in proposal.issues)
+    picked = backend.propose(_image(), ProposeRequest(structures=("fetal_head",)))
+    assert [a.label for a in picked.annotations] == ["fetal_head"]
+
+
+def test_a_structure_shown_once_keeps_its_largest_piece_and_fragments_go(tiny_weights):
+    backend = EmbeddedBackend(tiny_weights)
+    mask = np.zeros((60, 80), dtype=bool)
+    mask[5:40, 5:40] = True  # the structure
+    mask[2:5, 70:73] = True  # a fragment
+    mask[44:60, 44:62] = True  # a second, smaller piece
+    probability = mask.astype(np.float32)
+    single = backend._instances(mask, probability, "head", True, 1.0)
+    assert len(single) == 1 and single[0].box == (5.0, 5.0, 40.0, 40.0)
+    several = backend._instances(mask, probability, "LV", True, 1.0)
+    assert [a.box for a in several] == [(5.0, 5.0, 40.0, 40.0), (44.0, 44.0, 62.0, 60.0)]
+    assert single[0].score == pytest.approx(1.0, abs=0.01)  # sure of every pixel

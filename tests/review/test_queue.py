@@ -129,3 +129,12 @@ def test_queue_over_a_dataset_refreshes_filters_counts_and_compares(tmp_path: Pa
     queue.compare_with(other)
     assert [i.disagreement for i in queue.view("disagreement")] == [1.0, 0.0, None, None]
     assert [i.image_id for i in queue.view("disagreement")] == ["four", "one", "two", "three"]
+
+
+def test_images_whose_plane_the_model_was_unsure_of_come_first() -> None:
+    unsure = QueueItem("u", "unreviewed", 0.45, None, ImageStats(0.0, 0, 0), unsure=True)
+    assert [i.image_id for i in ordered([*ITEMS, unsure], "confidence")][:2] == ["u", "c"]
+    saved = proposal(plane=PlaneCall("femur", 0.4, unsure=True))
+    assert saved.plane is not None and "unsure" in saved.plane.describe()
+    again = Proposal.from_dict(saved.to_dict())
+    assert again.plane is not None and again.plane.unsure and again.plane.score == 0.4

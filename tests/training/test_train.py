@@ -22,7 +22,7 @@ from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.data.formats.label_png import label_mask
 from napari_fada.errors import DatasetError, ModelLoadError
 from napari_fada.models.embedded_backend import EmbeddedBackend
-from napari_fada.models.embedded_weights import load_weights
+from napari_fada.models.embedded_weights import MODEL_VERSION, load_weights
 from napari_fada.training.loop import segmentation_loss
 
 SIZE = 64
@@ -108,7 +108,7 @@ def test_a_few_steps_lower_the_loss_and_the_file_proposes(trained):
     image, _ = _scene(0)
     proposal = EmbeddedBackend(out).propose(image)
     assert proposal.plane.label in {"trans-thalamic", "transperineal", "trans-ventricular"}
-    assert proposal.model.model_id == "fada-embedded-1.1"
+    assert proposal.model.model_id == f"fada-embedded-{MODEL_VERSION}"
     weights = load_weights(out)
     assert set(weights.validation_metrics) >= {"score", "plane_accuracy"}
     assert str(data.resolve()) in weights.training_data
@@ -214,8 +214,8 @@ def test_mask_id_not_in_labels_json(tmp_path):
 
 
 def test_plane_unknown_to_the_model(tmp_path):
-    with pytest.raises(DatasetError, match=r"'four-chamber'.*unknown to this model"):
-        _train_on(_layout(tmp_path / "ds", plane="four-chamber"), tmp_path)
+    with pytest.raises(DatasetError, match=r"'nuchal translucency'.*unknown to this model"):
+        _train_on(_layout(tmp_path / "ds", plane="nuchal translucency"), tmp_path)
 
 
 def test_image_and_mask_of_different_sizes(tmp_path):
@@ -255,4 +255,57 @@ def test_a_saved_datasets_plane_description_is_not_a_class(tmp_path):
     proposal.plane = None  # the reviewer left the plane open: nothing to learn for it
     dataset.save(make_record(image, "scan0.png"), image, proposal)
     planes = ("trans-thalamic", "transperineal", "trans-ventricular")
-    assert [s.plane for s in read_dataset(root, planes)] == [-1, 1]
+    assert [s.planes for s in read_dataset(root, planes)] == [(), (1,)]
+
+
+def _plane_folder(root: Path, planes: list[str], split: str = "train") -> Path:
+    """Plane labels only (the fetal-us-planes layout): no masks, no labels.json."""
+    (root / "images").mkdir(parents=True)
+    lines = ["id,image,split,plane,source_dataset"]
+    for index, plane in enumerate(planes):
+        image = np.random.default_rng(100 + index).integers(0, 90, (SIZE, SIZE), dtype=np.uint8)
+        Image.fromarray(image).save(root / "images" / f"p{index}.png")
+        lines.append(f"p{index},images/p{index}.png,{split},{plane},planes")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_plane_only_images_and_made_up_negatives_train_the_whole_scan(tmp_path):
+    """Masks from one folder, planes from another (a coarse "brain" among them), made-up
+    non-ultrasound images as "other": the model learns all planes and keeps its routing."""
+    masks = _layout(tmp_path / "masks")
+    planes = _plane_folder(tmp_path / "planes", ["abdomen", "femur", "brain", "thorax"] * 2)
+    printed = _train(
+        "--data", str(masks), str(planes), "--out", str(tmp_path / "m.pt"), "--epochs", "2",
+        "--negatives", "8",
+    )  # fmt: skip
+    assert "(+8 / 2 made-up non-ultrasound images)" in printed
+    weights = load_weights(tmp_path / "m.pt")
+    assert "abdomen" in weights.planes and "other" in weights.planes
+    assert weights.plane_structures["transperineal"] == ("fetal_head", "pubic_symphysis")
+    assert "abdomen" not in weights.plane_structures and weights.min_plane_score > 0
+    assert "+8 made-up non-ultrasound images" in weights.training_data
+    assert {"plane_accuracy", "plane_ece"} <= set(weights.validation_metrics)
+
+
+def test_a_held_out_tail_keeps_whole_recordings_apart():
+    from napari_fada.data.shared_layout import ReferenceSample
+    from napari_fada.training.data import HOLDOUT_GAP, Sample, hold_out_tail, split_samples
+
+    def sample(index: int, source: str) -> Sample:
+        reference = ReferenceSample(
+            f"{source}{index}", Path("i.png"), None, {}, None, None, "", "", None, None,
+            "val" if index % 10 == 0 else "train", source, "",
+        )  # fmt: skip
+        return Sample(reference, (), f"{source}{index}")
+
+    samples = [sample(i, "PSFHS") for i in range(100)] + [sample(i, "HC18") for i in range(5)]
+    kept = hold_out_tail(samples, "PSFHS", 30)
+    held = [s.reference.image_id for s in kept if s.split == "holdout"]
+    assert held == [f"PSFHS{i}" for i in range(70, 100)]
+    assert len(kept) == len(samples) - HOLDOUT_GAP
+    train, val = split_samples(kept)
+    ids = {s.reference.image_id for s in train + val}
+    assert not ids & {f"PSFHS{i}" for i in range(70 - HOLDOUT_GAP, 100)}
+    with pytest.raises(DatasetError, match="cannot hold out"):
+        hold_out_tail(samples, "HC18", 3)

@@ -11,7 +11,7 @@ from napari_fada.commands.options import add_model_arguments, load_model
 from napari_fada.commands.progress import print_progress
 from napari_fada.data.atomic import write_text_atomic
 from napari_fada.errors import DatasetError
-from napari_fada.inspection.evaluate import dataset_items, score_items
+from napari_fada.inspection.evaluate import dataset_items, negative_items, score_items
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +20,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="score only this split of the manifest, e.g. val")
     parser.add_argument("--limit", type=int, metavar="N", help="score at most N images")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the report here")
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score N made-up non-ultrasound images (photos, drawings, blank frames), whose "
+        "truth is the 'other' plane with no structure",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise DatasetError(f"--limit must be at least 1, not {args.limit}.")
+    if args.negatives < 0:
+        raise DatasetError(f"--negatives must be 0 or more, not {args.negatives}.")
     items = dataset_items(args.data, args.split, args.limit)  # fail fast, before the model loads
+    items += negative_items(args.negatives)
     backend = load_model(args)
     try:
         report = score_items(backend, items, progress=print_progress)

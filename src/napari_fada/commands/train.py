@@ -62,6 +62,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=TrainOptions.default("patience"),
         help="stop after this many epochs without a better validation score",
     )
+    parser.add_argument(
+        "--planes",
+        nargs="+",
+        metavar="PLANE",
+        help="the planes the model tells apart (default: the whole scan for a new model, the "
+        "file's planes with --init; naming others with --init gives it a new plane classifier)",
+    )
+    parser.add_argument(
+        "--holdout",
+        nargs="+",
+        default=[],
+        metavar="SOURCE:N",
+        help="keep the last N rows of a source dataset (manifest order) out of training as a "
+        "held-out block of whole recordings, e.g. PSFHS:150",
+    )
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=TrainOptions.default("negatives"),
+        metavar="N",
+        help="add N made-up non-ultrasound images (photos, drawings, blank frames) as the "
+        "'other' plane with no structure (and N/4 to validation)",
+    )
     parser.add_argument("--seed", type=int, default=TrainOptions.default("seed"))
     parser.add_argument("--threads", type=int, default=TrainOptions.default("threads"))
     parser.add_argument(
@@ -75,7 +98,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace) -> TrainOptions:
     """The run ``args`` ask for."""
     values = {f.name: getattr(args, f.name) for f in fields(TrainOptions)}
-    return TrainOptions(**{**values, "data": tuple(values["data"])})
+    planes = tuple(values["planes"]) if values["planes"] else None
+    return TrainOptions(
+        **{
+            **values,
+            "data": tuple(values["data"]),
+            "planes": planes,
+            "holdout": tuple(values["holdout"]),
+        }
+    )
 
 
 class _TerminalProgress:

@@ -213,3 +213,20 @@ def plane_confusion(pairs: Iterable[tuple[str, str | None]]) -> dict[str, dict[s
 def mean_absolute_error(pairs: Iterable[tuple[float | None, float]]) -> float | None:
     """Mean |predicted - reference| over the pairs that have a prediction."""
     return mean(abs(p - r) for p, r in pairs if p is not None)
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float | None:
+    """ECE: the mean gap between confidence and accuracy over equal-width confidence bins,
+    weighted by the share of calls in each bin; None without calls."""
+    if not len(confidences):
+        return None
+    confidence = np.asarray(confidences, dtype=np.float64)
+    hits = np.asarray(correct, dtype=np.float64)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    total = 0.0
+    for index in np.unique(which):
+        rows = which == index
+        total += abs(confidence[rows].mean() - hits[rows].mean()) * rows.sum() / len(confidence)
+    return float(total)

@@ -82,13 +82,25 @@ def _keypoints(values: Any) -> list[Keypoint]:
 
 @dataclass
 class PlaneCall:
-    """A plane classification: the label, its probability, and the full distribution if known."""
+    """A plane classification: the label, its probability, and the full distribution if known.
+
+    ``fada_label`` is FADA's class label for the same plane where FADA has one (``AC_PLANE`` for
+    "abdomen"); ``unsure`` says the model could not tell the plane apart well enough to propose
+    shapes for it (the label is then only its best guess)."""
 
     label: str
     score: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     source: str = MANUAL_SOURCE
     status: Status = "proposed"
+    fada_label: str = ""
+    unsure: bool = False
+
+    def describe(self) -> str:
+        """One line for a person: "abdomen [AC_PLANE] 0.93", "unsure: femur? 0.41"."""
+        name = f"{self.label} [{self.fada_label}]" if self.fada_label else self.label
+        score = f" {self.score:.2f}" if self.score is not None else ""
+        return f"unsure: {name}?{score}" if self.unsure else f"{name}{score}"
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """Ground truth from a folder in the shared layout: manifest.csv, images/, masks/, labels.json.
 
+A plane-only folder (manifest.csv and images/, no ``mask`` column and no labels.json, as
+``fetal-us-planes``) is read too: its samples have no mask and label no structure.
+
 Our saved datasets are a superset of that layout, so this reads them too (their ``plane`` is
 the interpretation's imaging-plane text, their ``fada_plane_label`` the accepted plane class).
 Images and masks are read when asked for, so iterating over thousands of samples is cheap.
@@ -26,16 +29,17 @@ GROUND_TRUTH = "ground-truth"
 #: Outline simplification that still rasterizes back to the exact mask: traced outlines pass at
 #: least 1/(2*sqrt(2)) ~ 0.354 px from every pixel centre, so moving them by less flips none.
 EXACT_TOLERANCE = 0.3
-_REQUIRED = ("id", "image", "mask")
+_REQUIRED = ("id", "image")
 
 
 @dataclass(frozen=True)
 class ReferenceSample:
-    """One manifest row; ``image`` and ``mask`` read their files on each access."""
+    """One manifest row; ``image`` and ``mask`` read their files on each access. ``mask_path``
+    is None in a plane-only folder."""
 
     image_id: str
     image_path: Path
-    mask_path: Path
+    mask_path: Path | None
     structures: dict[int, str]
     width: int | None
     height: int | None
@@ -52,8 +56,16 @@ class ReferenceSample:
         return _read_png(self.image_path)
 
     @property
+    def has_mask(self) -> bool:
+        return self.mask_path is not None
+
+    @property
     def mask(self) -> np.ndarray:
-        """``(height, width)`` label image: 0 background, values named by :attr:`structures`."""
+        """``(height, width)`` label image: 0 background, values named by :attr:`structures`;
+        all background for a plane-only sample."""
+        if self.mask_path is None:
+            image = self.image
+            return np.zeros(image.shape[:2], dtype=np.uint8)
         return _read_png(self.mask_path)
 
 
@@ -95,13 +107,15 @@ def _size(text: str) -> int | None:
 def iter_reference(root: Path) -> Iterator[ReferenceSample]:
     """The samples of ``root`` in manifest order; DatasetError when the folder is not one."""
     root = Path(root)
-    structures = read_structures(root)
-    for row in read_csv(root / "manifest.csv", required=_REQUIRED):
+    rows = read_csv(root / "manifest.csv", required=_REQUIRED)
+    with_masks = bool(rows) and "mask" in rows[0]
+    structures = read_structures(root) if with_masks else {}
+    for row in rows:
         size = _number(row.get("pixel_size_mm", ""))
         yield ReferenceSample(
             image_id=row["id"],
             image_path=root / row["image"],
-            mask_path=root / row["mask"],
+            mask_path=root / row["mask"] if with_masks and row["mask"] else None,
             structures=structures,
             width=_size(row.get("width", "")),
             height=_size(row.get("height", "")),

@@ -1,7 +1,8 @@
 """Score a model, or saved proposals, against a dataset with ground truth.
 
-A dataset is a folder in the shared layout (manifest.csv, images/, masks/, labels.json) or one the
-plugin saved (the same layout plus annotations/<image_id>.json); either is reduced to
+A dataset is a folder in the shared layout (manifest.csv, images/, masks/, labels.json), a
+plane-only folder (manifest.csv and images/ with a plane per row), or one the plugin saved (the
+same layout plus annotations/<image_id>.json); each is reduced to
 :class:`~napari_fada.core.scoring.Reference` items, so every backend and every dataset is scored
 by the same code in :mod:`napari_fada.core.scoring`.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_fada.core.proposal import Proposal
+from napari_fada.core.scan_planes import OTHER_PLANE
 from napari_fada.core.scoring import EvaluationReport, Reference, build_report
 from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.errors import DatasetError
@@ -72,7 +74,9 @@ def _shared_layout_items(root: Path) -> Iterator[DatasetItem]:
             (sample.fada_plane_label,),
             sample.pixel_spacing_mm,
         )
-        return replace(truth, labelled=labelled.get(sample.source_dataset))
+        # A plane-only sample labels no structure: its shapes are not scored, only counted.
+        known = labelled.get(sample.source_dataset) if sample.has_mask else frozenset()
+        return replace(truth, labelled=known, source=sample.source_dataset or None)
 
     def image(sample: ReferenceSample) -> np.ndarray:
         return sample.image
@@ -126,13 +130,46 @@ def dataset_items(
     return chosen[:limit] if limit is not None else chosen
 
 
-def score_items(
+#: Sizes (height, width) of the made-up negatives, as screens and cameras give them.
+NEGATIVE_SIZES = ((480, 640), (540, 800), (300, 400), (600, 600))
+NEGATIVES_SOURCE = "made-up non-ultrasound"
+
+
+def negative_items(count: int, seed: int = 1_000) -> list[DatasetItem]:
+    """``count`` made-up images that are no ultrasound (photos, drawings, screens, blank frames,
+    an empty sector), each with the truth "other plane, no structure"."""
+    from napari_fada.samples.negatives import KINDS, negative_image
+
+    kinds = list(KINDS)
+
+    def reference(image_id: str, size: tuple[int, int]) -> Reference:
+        return Reference(
+            image_id, size[1], size[0], [], plane=OTHER_PLANE, labelled=frozenset(),
+            source=NEGATIVES_SOURCE,
+        )  # fmt: skip
+
+    items = []
+    for index in range(count):
+        kind, size = kinds[index % len(kinds)], NEGATIVE_SIZES[index % len(NEGATIVE_SIZES)]
+        image_id = f"negative_{kind}_{index}"
+        items.append(
+            DatasetItem(
+                image_id,
+                None,
+                partial(reference, image_id, size),
+                partial(negative_image, kind, seed + index, size),
+            )
+        )
+    return items
+
+
+def propose_items(
     backend: Backend,
     items: list[DatasetItem],
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> EvaluationReport:
-    """Run ``backend`` on each item's image and score its proposals."""
+) -> list[tuple[Proposal, Reference]]:
+    """Run ``backend`` on each item's image: (proposal, reference) pairs to score."""
     pairs: list[tuple[Proposal, Reference]] = []
     for index, item in enumerate(items):
         if cancel is not None:
@@ -142,6 +179,17 @@ def score_items(
         pairs.append((backend.propose(item.image(), request, cancel=cancel), reference))
         if progress is not None:
             progress(f"scored {item.image_id}", (index + 1) / len(items))
+    return pairs
+
+
+def score_items(
+    backend: Backend,
+    items: list[DatasetItem],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> EvaluationReport:
+    """Run ``backend`` on each item's image and score its proposals."""
+    pairs = propose_items(backend, items, progress, cancel)
     return build_report(pairs, model_id=backend.model_id)
 
 

@@ -1,9 +1,15 @@
 """The embedded default backend: the shipped compact network, on the CPU, in one forward pass.
 
-Plane probabilities come from temperature-scaled logits; structure masks from the segmentation
-logits upsampled to the full image before the argmax, so outlines and the head ellipse are as
-fine as the image. Each connected component above a minimum area becomes one annotation with
-its box, outline polygon and mean probability as score.
+Plane probabilities come from temperature-scaled logits. The plane routes the structures, as
+FADA's MAP phase does: only the structures the model may show on that plane are proposed (none
+on a plane it has no outlines for), and nothing when the plane probability is below the model's
+threshold (the plane call then says it is unsure). A structure the user picks by hand is
+proposed whatever the plane. Structure masks come from the segmentation logits upsampled to the
+full image before the argmax, so outlines and the head ellipse are as fine as the image.
+Connected components become annotations: one at most for a structure an image holds once (the
+head, the brain, the symphysis), none for fragments. A shape's score is the soft Dice between
+its mask and the probability map around it (the Dice the model expects for it), times the
+plane probability that routed it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import numpy as np
 import torch
 from skimage.measure import label as connected_components
 from skimage.measure import regionprops
+from skimage.measure._regionprops import RegionProperties
 from torch.nn import functional as F
 
 from napari_fada.core.biometry import HEAD_STRUCTURE, biometry_values, head_biometry
 from napari_fada.core.geometry import mask_to_polygons
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
+from napari_fada.core.scan_planes import fada_label
 from napari_fada.core.vocabulary import canonical_structure
 from napari_fada.errors import ImageReadError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
@@ -31,6 +39,10 @@ from napari_fada.models.file_hashes import file_sha256
 #: Components smaller than this fraction of the image (and than MIN_AREA_PX) are noise.
 MIN_AREA_FRACTION = 2e-4
 MIN_AREA_PX = 16
+#: Structures an image shows once: only the largest component is proposed.
+SINGLE_INSTANCE = frozenset({"head", "fetal_head", "pubic_symphysis", "Brain"})
+#: Components smaller than this fraction of their structure's largest one are fragments.
+FRAGMENT_FRACTION = 0.2
 #: Structures inside another: the outer one's mask includes them (one class per pixel).
 CONTAINS: dict[str, tuple[str, ...]] = {"head": ("Brain", "CSP", "LV"), "Brain": ("CSP", "LV")}
 
@@ -85,21 +97,27 @@ class EmbeddedBackend(Backend):
         step("embedded model: tracing structures", 0.6)
         started = time.perf_counter()
         proposal = Proposal(width=width, height=height, model=self.info, timings_s=timings)
+        plane = self._plane_call(plane_probs)
         if "classify" in request.phases:
-            proposal.plane = self._plane_call(plane_probs)
+            proposal.plane = plane
         if {"detect", "segment"} & set(request.phases):
             labels = probs.argmax(axis=0)
-            wanted = self._wanted(request)
+            wanted, weight = self._wanted(request, plane)
             for name in self.structures:
                 if name in wanted:
                     mask, probability = self._structure(name, labels, probs)
                     proposal.annotations += self._instances(
-                        mask, probability, name, "segment" in request.phases
+                        mask, probability, name, "segment" in request.phases, weight
                     )
             if HEAD_STRUCTURE in wanted and request.pixel_spacing_mm:
                 step("embedded model: head biometry", 0.9)
                 head, _ = self._structure(HEAD_STRUCTURE, labels, probs)
                 proposal.biometry = self._biometry(head, request.pixel_spacing_mm)
+            if plane.unsure and request.structures is None:
+                proposal.issues.append(
+                    f"unsure of the plane ({plane.describe()}): no shapes proposed; pick the "
+                    "structures by hand to ask for them"
+                )
         timings["postprocess"] = time.perf_counter() - started
         step("embedded model: done", 1.0)
         return proposal
@@ -123,29 +141,51 @@ class EmbeddedBackend(Backend):
 
     def _plane_call(self, plane_probs: np.ndarray) -> PlaneCall:
         best = int(plane_probs.argmax())
+        score = float(plane_probs[best])
         return PlaneCall(
             label=self.planes[best],
-            score=float(plane_probs[best]),
+            score=score,
             probabilities=dict(zip(self.planes, map(float, plane_probs), strict=True)),
             source=self.model_id,
+            fada_label=fada_label(self.planes[best]),
+            unsure=score < self._weights.min_plane_score,
         )
 
-    def _wanted(self, request: ProposeRequest) -> set[str]:
-        if request.structures is None:
-            return set(self.structures)
-        return {canonical_structure(name) for name in request.structures}
+    def _wanted(self, request: ProposeRequest, plane: PlaneCall) -> tuple[set[str], float]:
+        """The structures to propose and the weight of their scores: those picked by hand (1.0),
+        else those the plane routes to (its probability); none when unsure of the plane."""
+        if request.structures is not None:
+            return {canonical_structure(name) for name in request.structures}, 1.0
+        routes = self._weights.plane_structures
+        if not routes:  # a model without routing proposes everything it finds
+            return set(self.structures), 1.0
+        if plane.unsure:
+            return set(), 0.0
+        return set(routes.get(plane.label, ())), plane.score or 0.0
 
     def _instances(
-        self, mask: np.ndarray, probability: np.ndarray, name: str, with_polygon: bool
+        self,
+        mask: np.ndarray,
+        probability: np.ndarray,
+        name: str,
+        with_polygon: bool,
+        weight: float,
     ) -> list[Annotation]:
-        """One annotation per connected component of ``mask`` large enough, largest first.
+        """One annotation per connected component of ``mask`` large enough, largest first (only
+        the largest for a structure an image shows once; no fragments).
 
         Each component is traced inside its own bounding box, which keeps this fast on large
         images."""
         min_area = max(MIN_AREA_PX, MIN_AREA_FRACTION * mask.size)
-        regions = regionprops(connected_components(mask, connectivity=1))
+        regions = sorted(
+            regionprops(connected_components(mask, connectivity=1)), key=lambda r: -r.area
+        )
+        if regions:
+            min_area = max(min_area, FRAGMENT_FRACTION * regions[0].area)
+        if name in SINGLE_INSTANCE:
+            regions = regions[:1]
         found = []
-        for region in sorted(regions, key=lambda r: -r.area):
+        for region in regions:
             if region.area < min_area:
                 break
             rows, cols = region.slice
@@ -160,7 +200,7 @@ class EmbeddedBackend(Backend):
                     label=name,
                     box=(float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)),
                     polygon=polygon,
-                    score=float(probability[rows, cols][region.image].mean()),
+                    score=weight * _expected_dice(region, probability),
                     source=self.model_id,
                 )
             )
@@ -183,6 +223,19 @@ class EmbeddedBackend(Backend):
             return {}
         largest = 1 + int(np.bincount(components.ravel())[1:].argmax())
         return biometry_values(head_biometry(components == largest, spacing))
+
+
+def _expected_dice(region: RegionProperties, probability: np.ndarray) -> float:
+    """Soft Dice between a component and the probability map in a margin around it: near 1 when
+    the model is sure of every pixel of the outline, lower where the border is in doubt."""
+    rows, cols = region.slice
+    margin = max(2, (rows.stop - rows.start + cols.stop - cols.start) // 8)
+    top, left = max(0, rows.start - margin), max(0, cols.start - margin)
+    window = probability[top : rows.stop + margin, left : cols.stop + margin]
+    mask = np.zeros(window.shape, dtype=bool)
+    mask[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left] = region.image
+    overlap = float(window[mask].sum())
+    return 2 * overlap / (float(window.sum()) + float(mask.sum()) + 1e-6)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:

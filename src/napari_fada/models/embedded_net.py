@@ -22,6 +22,8 @@ class NetConfig:
     num_planes: int
     channels: tuple[int, ...] = (16, 24, 32, 48, 64)
     dropout: float = 0.2
+    #: Width of the plane classifier's hidden layer; 0: a single linear layer (models 1.x).
+    plane_hidden: int = 0
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -49,8 +51,8 @@ def _block(in_ch: int, out_ch: int, convs: int) -> nn.Sequential:
 
 
 class EmbeddedNet(nn.Module):
-    """U-Net: one conv at full resolution (cheap), two per block below; plane head on the
-    bottleneck (average and max pooled)."""
+    """U-Net: one conv at full resolution (cheap), two per block below; plane head (linear, or
+    with one hidden layer) on the bottleneck (average and max pooled)."""
 
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
@@ -63,8 +65,17 @@ class EmbeddedNet(nn.Module):
             [_block(ch[i + 1] + ch[i], ch[i], 1 if i == 0 else 2) for i in range(len(ch) - 1)]
         )
         self.seg_head = nn.Conv2d(ch[0], config.num_structures + 1, 1)
-        self.plane_head = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(2 * ch[-1], config.num_planes)
+        hidden = config.plane_hidden
+        self.plane_head = (
+            nn.Sequential(
+                nn.Dropout(config.dropout),
+                nn.Linear(2 * ch[-1], hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(config.dropout),
+                nn.Linear(hidden, config.num_planes),
+            )
+            if hidden
+            else nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * ch[-1], config.num_planes))
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ from napari_fada.models.embedded_preprocess import PreprocessConfig
 #: Layout of the file; a reader refuses any other.
 FORMAT_VERSION = 1
 #: The model generation (architecture + training recipe); part of the model id.
-MODEL_VERSION = "1.1"
+MODEL_VERSION = "2.0"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-embedded.pt"
 
 
@@ -41,6 +41,11 @@ class EmbeddedWeights:
     #: outwards; an offset fitted on training images takes the push back (e.g. a head that
     #: measured 3 mm too large).
     logit_offsets: dict[str, float] = field(default_factory=dict)
+    #: The structures the model may propose on each plane (its routing); a plane not named here
+    #: gets the plane call and no shapes. Empty: every structure on every plane (models 1.x).
+    plane_structures: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Below this calibrated plane probability the model says it is unsure and proposes no shapes.
+    min_plane_score: float = 0.0
 
     def build(self) -> EmbeddedNet:
         """The network with these weights, in eval mode, channels-last (faster on CPU)."""
@@ -65,6 +70,8 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "training_data": weights.training_data,
         "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
         "logit_offsets": {k: float(v) for k, v in weights.logit_offsets.items()},
+        "plane_structures": {k: list(v) for k, v in weights.plane_structures.items()},
+        "min_plane_score": float(weights.min_plane_score),
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
     path = Path(path)
@@ -109,6 +116,11 @@ def load_weights(path: Path) -> EmbeddedWeights:
             training_data=str(payload.get("training_data", "")),
             validation_metrics=dict(payload.get("validation_metrics", {})),
             logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
+            plane_structures={
+                str(k): tuple(str(n) for n in v)
+                for k, v in payload.get("plane_structures", {}).items()
+            },
+            min_plane_score=float(payload.get("min_plane_score", 0.0)),
         )
         weights.build()
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -5,8 +5,9 @@ still proposed (or nothing is labelled yet); once all is decided, ``edited`` if 
 something (:mod:`.stats` counts the edits), else ``accepted`` if anything was kept, else
 ``rejected``.
 
-Orders put first what is worth a person's time: the lowest model confidence (the lowest score of
-an image's model proposals and plane call; images without scores last), or the most
+Orders put first what is worth a person's time: the lowest model confidence (images whose
+plane the model was unsure of first, then the lowest score of an image's model proposals and
+plane call; images without scores last), or the most
 disagreement with another folder's labels (:mod:`.compare`; images it lacks last). Ties keep the
 dataset's order.
 """
@@ -59,11 +60,15 @@ class QueueItem:
     confidence: float | None
     disagreement: float | None
     stats: ImageStats
+    #: The model was unsure of the plane and proposed no shapes: such images come first.
+    unsure: bool = False
 
 
 def ordered(items: Iterable[QueueItem], order: SortOrder) -> list[QueueItem]:
     if order == "confidence":
-        return sorted(items, key=lambda i: (i.confidence is None, i.confidence or 0.0))
+        return sorted(
+            items, key=lambda i: (not i.unsure, i.confidence is None, i.confidence or 0.0)
+        )
     if order == "disagreement":
         return sorted(items, key=lambda i: (i.disagreement is None, -(i.disagreement or 0.0)))
     return list(items)
@@ -106,6 +111,7 @@ class ReviewQueue:
             image_id=image_id,
             status=image_status(proposal),
             confidence=model_confidence(proposal),
+            unsure=proposal.plane is not None and proposal.plane.unsure,
             disagreement=disagreement(proposal, other) if other is not None else None,
             stats=image_stats(proposal),
         )

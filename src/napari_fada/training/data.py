@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from napari_fada.core.scan_planes import plane_set
 from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.data.shared_layout import ReferenceSample, iter_reference
 from napari_fada.errors import DatasetError
@@ -31,27 +32,33 @@ NESTED: dict[str, tuple[str, ...]] = {
     "CSP": ("head", "Brain"),
     "LV": ("head", "Brain"),
 }
+#: Rows dropped between a held-out block and the training rows (the rest of a recording).
+HOLDOUT_GAP = 20
+HOLDOUT_SPLIT = "holdout"
 #: The fraction of groups (clips, source files) held out when a dataset names no ``val`` rows.
 VAL_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One manifest row with its plane as an index into the model's planes (-1: none)."""
+    """One manifest row with the planes it may show, as indices into the model's planes (one
+    for a plane the model knows, several for a coarse name such as "brain", none if unknown)."""
 
     reference: ReferenceSample
-    plane: int
+    planes: tuple[int, ...]
     group: str  # rows of one group (a clip, a source file) never straddle train and val
+    split_override: str = ""
 
     @property
     def split(self) -> str:
-        return self.reference.split
+        return self.split_override or self.reference.split
 
 
 @dataclass(frozen=True)
 class Arrays:
-    """Samples at model size: uint8 images and class-index masks (N, H, W), plane indices (N,),
-    and per class (background first) whether its absence in an image is known (N, classes)."""
+    """Samples at model size: uint8 images and class-index masks (N, H, W), the planes each may
+    show (N, planes) bool (all False: unknown), and per class (background first) whether its
+    absence in an image is known (N, classes)."""
 
     images: np.ndarray
     masks: np.ndarray
@@ -59,20 +66,24 @@ class Arrays:
     annotated: np.ndarray
 
 
-def _plane_index(reference: ReferenceSample, planes: Sequence[str], folder: Path) -> int:
-    """The row's plane class: ``fada_plane_label`` (an accepted plane call in a saved dataset)
-    or ``plane`` (the reference layout's class), whichever the model knows.
+def _plane_indices(
+    reference: ReferenceSample, planes: Sequence[str], folder: Path
+) -> tuple[int, ...]:
+    """The row's plane classes: from ``fada_plane_label`` (an accepted plane call in a saved
+    dataset) or ``plane`` (the reference layout's class or a coarse name such as "brain"),
+    whichever the model knows.
 
     In a dataset saved by the plugin, ``plane`` is the model's free-text description of the
     plane, not a class, so only the accepted ``fada_plane_label`` counts there."""
     if is_saved_dataset(folder):
         candidates: tuple[str, ...] = (reference.fada_plane_label,)
     else:
-        candidates = (reference.fada_plane_label, reference.plane)
+        candidates = (reference.plane, reference.fada_plane_label)
     names = [n.strip() for n in candidates if n.strip()]
     for name in names:
-        if name in planes:
-            return list(planes).index(name)
+        found = plane_set(name, planes)
+        if found:
+            return found
     if names:
         raise DatasetError(
             f"{folder / 'manifest.csv'}: image {reference.image_id} has plane "
@@ -80,7 +91,7 @@ def _plane_index(reference: ReferenceSample, planes: Sequence[str], folder: Path
             f"{', '.join(planes)}). In the annotator, set one of the model's own planes (or "
             "none) for that image, or train a new model without --init."
         )
-    return -1
+    return ()
 
 
 def read_dataset(folder: Path, planes: Sequence[str]) -> list[Sample]:
@@ -89,7 +100,7 @@ def read_dataset(folder: Path, planes: Sequence[str]) -> list[Sample]:
     if not folder.is_dir():
         raise DatasetError(f"dataset folder {folder} does not exist")
     samples = [
-        Sample(reference, _plane_index(reference, planes, folder),
+        Sample(reference, _plane_indices(reference, planes, folder),
                f"{folder}:{reference.source_file or reference.image_id}")
         for reference in iter_reference(folder)
     ]  # fmt: skip
@@ -98,10 +109,31 @@ def read_dataset(folder: Path, planes: Sequence[str]) -> list[Sample]:
     return samples
 
 
+def hold_out_tail(samples: Sequence[Sample], source: str, count: int) -> list[Sample]:
+    """``samples`` with the last ``count`` rows of ``source`` (manifest order) put in the
+    ``holdout`` split and the :data:`HOLDOUT_GAP` rows before them dropped.
+
+    Neighbouring ids of a source like PSFHS are frames of one recording, so a validation block
+    between training blocks overestimates; a block at one end of the range, kept apart by a gap,
+    holds whole recordings the model never saw."""
+    rows = [i for i, s in enumerate(samples) if s.reference.source_dataset == source]
+    if count < 1 or len(rows) <= count + HOLDOUT_GAP:
+        raise DatasetError(
+            f"cannot hold out the last {count} rows of {source!r}: it has {len(rows)} rows"
+        )
+    held = set(rows[-count:])
+    dropped = set(rows[-count - HOLDOUT_GAP : -count])
+    return [
+        replace(s, split_override=HOLDOUT_SPLIT) if i in held else s
+        for i, s in enumerate(samples)
+        if i not in dropped
+    ]
+
+
 def split_samples(samples: Sequence[Sample]) -> tuple[list[Sample], list[Sample]]:
     """(train, val): the ``val`` rows when any exist, else a fixed 10% of groups by hash.
-    ``test`` rows are left out of both."""
-    usable = [s for s in samples if s.split != "test"]
+    ``test`` and ``holdout`` rows are left out of both."""
+    usable = [s for s in samples if s.split not in ("test", HOLDOUT_SPLIT)]
     if any(s.split == "val" for s in usable):
         is_val = [s.split == "val" for s in usable]
     else:
@@ -169,9 +201,23 @@ def _cache_key(samples: Sequence[Sample], structures: Sequence[str], size: tuple
         reference = sample.reference
         digest.update(repr(sorted(reference.structures.items())).encode())
         for path in (reference.image_path, reference.mask_path):
-            stat = path.stat() if path.exists() else None
+            stat = path.stat() if path is not None and path.exists() else None
             digest.update(f"{path} {stat and stat.st_size} {stat and stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:20]
+
+
+def _plane_only_annotated(
+    sample: Sample,
+    structures: Sequence[str],
+    planes: Sequence[str],
+    plane_structures: Mapping[str, Sequence[str]],
+) -> np.ndarray:
+    """Annotated flags of an image without a mask: the structures of the planes it may show may
+    be there unlabelled; every other structure is absent (none on an abdomen, a femur, a photo)."""
+    maybe = {n for i in sample.planes for n in plane_structures.get(planes[i], ())}
+    if not sample.planes:
+        maybe = set(structures)
+    return np.array([True] + [name not in maybe for name in structures])
 
 
 def load_arrays(
@@ -179,6 +225,8 @@ def load_arrays(
     structures: Sequence[str],
     size: tuple[int, int],
     cache_dir: Path | None,
+    planes: Sequence[str],
+    plane_structures: Mapping[str, Sequence[str]],
 ) -> Arrays:
     """Read, check and resize ``samples`` (cached in ``cache_dir`` when given)."""
     key = _cache_key(samples, structures, size)
@@ -198,9 +246,11 @@ def load_arrays(
             partial = cache.with_name(cache.stem + ".partial.npz")
             np.savez(partial, pairs=pairs, annotated=annotated)
             partial.replace(cache)
-    return Arrays(
-        images=pairs[:, 0],
-        masks=pairs[:, 1],
-        planes=np.array([s.plane for s in samples], dtype=np.int64),
-        annotated=annotated,
-    )
+    annotated = annotated.copy()
+    for row, sample in enumerate(samples):
+        if not sample.reference.has_mask:
+            annotated[row] = _plane_only_annotated(sample, structures, planes, plane_structures)
+    plane_sets = np.zeros((len(samples), len(planes)), dtype=bool)
+    for row, sample in enumerate(samples):
+        plane_sets[row, list(sample.planes)] = True
+    return Arrays(images=pairs[:, 0], masks=pairs[:, 1], planes=plane_sets, annotated=annotated)

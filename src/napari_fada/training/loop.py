@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +21,91 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from napari_fada.core.metrics import expected_calibration_error
+from napari_fada.core.scan_planes import OTHER_PLANE, PLANE_NAMES
 from napari_fada.errors import Cancelled, DatasetError, ModelLoadError
 from napari_fada.models.base import CancelToken
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
 from napari_fada.models.embedded_weights import EmbeddedWeights, load_weights, save_weights
+from napari_fada.samples.negatives import negative_images
 from napari_fada.training.augment import augment
-from napari_fada.training.data import Arrays, Sample, load_arrays, read_dataset, split_samples
+from napari_fada.training.data import (
+    Arrays,
+    Sample,
+    hold_out_tail,
+    load_arrays,
+    read_dataset,
+    split_samples,
+)
+from napari_fada.training.head_offset import fit_head_offset
 from napari_fada.training.options import TrainOptions, TrainProgress, TrainResult
 
 DEFAULT_STRUCTURES = ("head", "fetal_head", "pubic_symphysis", "Brain", "CSP", "LV")
-DEFAULT_PLANES = ("trans-thalamic", "transperineal", "trans-ventricular")
-#: Planes whose images stay plausible when mirrored left-right (transperineal views do not).
-MIRRORED_PLANES = ("trans-thalamic", "trans-ventricular")
+DEFAULT_PLANES = PLANE_NAMES
+_HEAD_PLANE = ("head", "Brain", "CSP", "LV")
+#: What a new model may propose on each plane (its routing); other planes get no shapes.
+DEFAULT_PLANE_STRUCTURES: dict[str, tuple[str, ...]] = {
+    "trans-thalamic": _HEAD_PLANE,
+    "trans-ventricular": _HEAD_PLANE,
+    "transperineal": ("fetal_head", "pubic_symphysis"),
+}
+#: A new model's plane classifier: one hidden layer of this width.
+PLANE_HIDDEN = 64
+#: Below this calibrated plane probability a new model says it is unsure and proposes no shapes.
+DEFAULT_MIN_PLANE_SCORE = 0.5
+#: Planes whose images stay plausible when mirrored left-right (transperineal views do not, nor
+#: do views where the heart or the stomach shows the body's left side).
+MIRRORED_PLANES = ("trans-thalamic", "trans-ventricular", "femur", "cervix", "other")
+#: Source name of the images made by :mod:`napari_fada.samples.negatives`.
+NEGATIVES_SOURCE = "synthetic-negatives"
 _DIVISOR = 16  # input sides must survive the U-Net's four halvings
 
 
 def _initial_weights(options: TrainOptions) -> EmbeddedWeights:
     if options.init is not None:
-        return load_weights(options.init)
+        weights = load_weights(options.init)
+        if options.planes and tuple(options.planes) != weights.planes:
+            weights = _with_planes(weights, tuple(options.planes))
+        return weights
     if options.size % _DIVISOR or options.size < _DIVISOR:
         raise DatasetError(
             f"the input size (--size) must be a positive multiple of {_DIVISOR}, got {options.size}"
         )
-    net = NetConfig(num_structures=len(DEFAULT_STRUCTURES), num_planes=len(DEFAULT_PLANES))
+    planes = tuple(options.planes or DEFAULT_PLANES)
+    net = NetConfig(
+        num_structures=len(DEFAULT_STRUCTURES), num_planes=len(planes), plane_hidden=PLANE_HIDDEN
+    )
     torch.manual_seed(options.seed)
     return EmbeddedWeights(
         net=net,
         structures=DEFAULT_STRUCTURES,
-        planes=DEFAULT_PLANES,
+        planes=planes,
         preprocess=PreprocessConfig(size=(options.size, options.size)),
         state_dict=EmbeddedNet(net).state_dict(),
+        plane_structures=_plane_structures(planes),
+        min_plane_score=DEFAULT_MIN_PLANE_SCORE,
+    )
+
+
+def _plane_structures(planes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {p: DEFAULT_PLANE_STRUCTURES[p] for p in planes if p in DEFAULT_PLANE_STRUCTURES}
+
+
+def _with_planes(weights: EmbeddedWeights, planes: tuple[str, ...]) -> EmbeddedWeights:
+    """``weights`` with a new plane classifier for ``planes`` (fresh, with a hidden layer); the
+    segmentation layers are kept, so a model learns new planes without forgetting its outlines."""
+    net = replace(weights.net, num_planes=len(planes), plane_hidden=PLANE_HIDDEN)
+    fresh = EmbeddedNet(net).state_dict()
+    kept = {k: v for k, v in weights.state_dict.items() if not k.startswith("plane_head.")}
+    return replace(
+        weights,
+        net=net,
+        planes=planes,
+        state_dict={**fresh, **kept},
+        plane_temperature=1.0,
+        plane_structures=_plane_structures(planes),
+        min_plane_score=weights.min_plane_score or DEFAULT_MIN_PLANE_SCORE,
     )
 
 
@@ -58,7 +113,52 @@ def _read_all(options: TrainOptions, weights: EmbeddedWeights) -> tuple[list[Sam
     samples: list[Sample] = []
     for folder in options.data:
         samples += read_dataset(folder, weights.planes)
+    for spec in options.holdout:
+        source, _, count = spec.rpartition(":")
+        if not source or not count.isdigit():
+            raise DatasetError(f"--holdout takes SOURCE:N (e.g. PSFHS:150), not {spec!r}")
+        samples = hold_out_tail(samples, source, int(count))
     return split_samples(samples)
+
+
+def _arrays(
+    samples: list[Sample],
+    weights: EmbeddedWeights,
+    options: TrainOptions,
+    negatives: int,
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """The samples at model size, with ``negatives`` made-up non-ultrasound images added as the
+    "other" plane with no structure."""
+    size = weights.preprocess.size
+    arrays = load_arrays(
+        samples,
+        weights.structures,
+        size,
+        options.cache_dir,
+        weights.planes,
+        weights.plane_structures,
+    )
+    tensors = _tensors(arrays)
+    if negatives and OTHER_PLANE in weights.planes:
+        images = torch.from_numpy(negative_images(negatives, size, seed=seed))
+        planes = torch.zeros(negatives, len(weights.planes), dtype=torch.bool)
+        planes[:, weights.planes.index(OTHER_PLANE)] = True
+        extra = {
+            "images": images,
+            "masks": torch.zeros((negatives, *size), dtype=torch.int64),
+            "planes": planes,
+            "annotated": torch.ones(negatives, 1 + len(weights.structures), dtype=torch.bool),
+        }
+        tensors = {k: torch.cat([v, extra[k]]) for k, v in tensors.items()}
+    keys = [f"{s.reference.source_dataset}:{s.planes}" for s in samples]
+    tensors["group"] = torch.tensor(_group_ids(keys + [NEGATIVES_SOURCE] * negatives))
+    return tensors
+
+
+def _group_ids(keys: list[str]) -> list[int]:
+    ids: dict[str, int] = {}
+    return [ids.setdefault(k, len(ids)) for k in keys]
 
 
 def _tensors(arrays: Arrays) -> dict[str, torch.Tensor]:
@@ -113,16 +213,21 @@ def _class_weights(masks: torch.Tensor, num_classes: int) -> torch.Tensor:
     return (weights / weights.mean()).clamp(max=10.0)
 
 
-def _plane_weights(planes: torch.Tensor, num_planes: int) -> torch.Tensor:
-    counts = torch.bincount(planes[planes >= 0], minlength=num_planes).float() + 1.0
-    weights = counts.pow(-0.5)
-    return weights / weights.mean()
+def plane_nll(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-probability of the allowed plane set of each row that has one: a row
+    labelled with a coarse name ("brain") is right on any plane of that set."""
+    known = allowed.any(dim=1)
+    if not known.any():
+        return logits.new_zeros(())
+    log_p = F.log_softmax(logits[known], dim=1)
+    return -torch.logsumexp(log_p.masked_fill(~allowed[known], -torch.inf), dim=1).mean()
 
 
-def _sampling_weights(planes: torch.Tensor, num_planes: int) -> torch.Tensor:
-    """Draw rare planes more often (1/sqrt of their count) so each epoch sees them enough."""
-    counts = torch.bincount(planes.clamp(min=0), minlength=num_planes).float().clamp(min=1)
-    return counts[planes.clamp(min=0)].pow(-0.5)
+def _sampling_weights(groups: torch.Tensor) -> torch.Tensor:
+    """Draw rare groups (a source's images of one plane) more often, 1/sqrt of their count, so
+    each epoch sees enough of every plane and source."""
+    counts = torch.bincount(groups).float()
+    return counts[groups].pow(-0.5)
 
 
 @torch.no_grad()
@@ -140,6 +245,16 @@ def predict(
     return torch.cat(masks), torch.cat(planes)
 
 
+def plane_ece(logits: torch.Tensor, allowed: torch.Tensor) -> float:
+    """Expected calibration error of the plane calls over the rows with a known plane; a call
+    is right when it falls in the row's allowed set."""
+    known = allowed.any(dim=1)
+    confidence, predicted = logits[known].softmax(dim=1).max(dim=1)
+    correct = allowed[known].gather(1, predicted[:, None])[:, 0]
+    ece = expected_calibration_error(confidence.tolist(), correct.tolist())
+    return float("nan") if ece is None else ece
+
+
 def evaluate(
     net: EmbeddedNet,
     data: dict[str, torch.Tensor],
@@ -147,7 +262,7 @@ def evaluate(
     temperature: float = 1.0,
 ) -> dict[str, float]:
     """Validation figures at model size: per-structure mean Dice over the images that contain
-    it, plane accuracy and NLL, and their summary score."""
+    it, plane accuracy, NLL and calibration error, and their summary score."""
     predicted, plane_logits = predict(net, data, weights.preprocess)
     metrics: dict[str, float] = {}
     for index, name in enumerate(weights.structures, start=1):
@@ -160,30 +275,32 @@ def evaluate(
         total = (pred.sum(dim=(1, 2)) + truth.sum(dim=(1, 2))).float()
         metrics[f"dice_{name}"] = float((2 * inter / total).mean())
     dice_values = list(metrics.values())
-    known = data["planes"] >= 0
+    allowed = data["planes"]
+    known = allowed.any(dim=1)
     if known.any():
-        logits = plane_logits[known] / temperature
-        correct = logits.argmax(1) == data["planes"][known]
-        metrics["plane_accuracy"] = float(correct.float().mean())
-        metrics["plane_nll"] = float(F.cross_entropy(logits, data["planes"][known]))
+        logits = plane_logits / temperature
+        hits = allowed[known].gather(1, logits[known].argmax(1)[:, None])[:, 0]
+        metrics["plane_accuracy"] = float(hits.float().mean())
+        metrics["plane_nll"] = float(plane_nll(logits, allowed))
+        metrics["plane_ece"] = plane_ece(logits, allowed)
     parts = [float(np.mean(dice_values))] if dice_values else []
     parts += [metrics["plane_accuracy"]] if "plane_accuracy" in metrics else []
     metrics["score"] = float(np.mean(parts)) if parts else 0.0
     return metrics
 
 
-def fit_temperature(plane_logits: torch.Tensor, planes: torch.Tensor) -> float:
+def fit_temperature(plane_logits: torch.Tensor, allowed: torch.Tensor) -> float:
     """Temperature minimising the validation NLL of the plane probabilities."""
-    known = planes >= 0
+    known = allowed.any(dim=1)
     if not known.any():
         return 1.0
-    logits, targets = plane_logits[known].detach(), planes[known]
+    logits, targets = plane_logits[known].detach(), allowed[known]
     log_t = torch.zeros((), requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), targets)
+        loss = plane_nll(logits / log_t.exp(), targets)
         loss.backward()
         return loss
 
@@ -259,18 +376,20 @@ def train_model(
     train_samples, val_samples = _read_all(options, weights)
     num_classes = 1 + len(weights.structures)
     size = weights.preprocess.size
-    train = _tensors(load_arrays(train_samples, weights.structures, size, options.cache_dir))
+    train = _arrays(train_samples, weights, options, options.negatives, options.seed)
+    val_negatives = options.negatives // 4
     val = (
-        _tensors(load_arrays(val_samples, weights.structures, size, options.cache_dir))
+        _arrays(val_samples, weights, options, val_negatives, options.seed + 1)
         if val_samples
         else train
     )
     cancel.raise_if_cancelled()
+    made_up = f" (+{options.negatives} / {val_negatives} made-up non-ultrasound images)"
     emit(
         TrainProgress(
             "info",
             f"{len(train_samples)} training images, {len(val_samples) or len(train_samples)} "
-            f"validation images, input {size[1]}x{size[0]}",
+            f"validation images{made_up if options.negatives else ''}, input {size[1]}x{size[0]}",
         )
     )
 
@@ -278,7 +397,7 @@ def train_model(
     before = evaluate(net, val, weights, weights.plane_temperature)
     emit(TrainProgress("info", f"before: {_format(before)}", metrics=before))
 
-    steps_per_epoch = max(1, len(train_samples) // options.batch_size)
+    steps_per_epoch = max(1, len(train["images"]) // options.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(options.seed)
     state: dict[str, Any] = {
@@ -296,11 +415,10 @@ def train_model(
     schedule = Schedule(options.lr, options.epochs * steps_per_epoch, options.minutes, state)
 
     class_weights = _class_weights(train["masks"], num_classes)
-    plane_weights = _plane_weights(train["planes"], len(weights.planes))
-    draw_weights = _sampling_weights(train["planes"], len(weights.planes))
-    mirror_ok = torch.tensor(
-        [s.plane >= 0 and weights.planes[s.plane] in MIRRORED_PLANES for s in train_samples]
-    )
+    draw_weights = _sampling_weights(train["group"])
+    mirrored = torch.tensor([p in MIRRORED_PLANES for p in weights.planes])
+    allowed = train["planes"]
+    mirror_ok = allowed.any(dim=1) & ~(allowed & ~mirrored).any(dim=1)
     while not schedule.done() and state["stale"] < options.patience:
         started = time.monotonic()
         net.train()
@@ -326,7 +444,7 @@ def train_model(
             seg_logits, plane_logits = net(_normalise(images, weights.preprocess))
             loss = segmentation_loss(
                 seg_logits, masks, train["annotated"][rows], class_weights
-            ) + F.cross_entropy(plane_logits, train["planes"][rows], plane_weights, ignore_index=-1)
+            ) + plane_nll(plane_logits, train["planes"][rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             schedule.set_lr(optimizer)
@@ -389,10 +507,17 @@ def train_model(
     )
     weights.state_dict = net.state_dict()
     weights.plane_temperature = temperature
+    offset = fit_head_offset(weights, train_samples)
+    if offset is not None:
+        weights.logit_offsets = {**weights.logit_offsets, "head": offset}
+        emit(TrainProgress("info", f"head logit offset {offset:+.3f} (fitted on training HC)"))
     weights.validation_metrics = after
+    held_out = f"; held out: {', '.join(options.holdout)}" if options.holdout else ""
     weights.training_data = (
         f"{len(train_samples)} training / {len(val_samples)} validation images from "
         + ", ".join(str(Path(d).resolve()) for d in options.data)
+        + (f"; +{options.negatives} made-up non-ultrasound images" if options.negatives else "")
+        + held_out
     )
     save_weights(weights, options.out)
     return TrainResult(

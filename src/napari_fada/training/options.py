@@ -42,6 +42,9 @@ class TrainOptions:
     size: int = 160
     patience: int = 4
     seed: int = 0
+    planes: tuple[str, ...] | None = None
+    holdout: tuple[str, ...] = ()
+    negatives: int = 0
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     cache_dir: Path | None = field(default_factory=default_cache_dir)
 

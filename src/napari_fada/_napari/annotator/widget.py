@@ -305,8 +305,7 @@ class AnnotatorWidget(AnnotatorPanel):
         self.session = ReviewSession(layers, proposal, self.label_combo.currentText())
         self.viewer.layers.selection.active = layers.shapes
         plane = proposal.plane
-        score = f" ({plane.score:.2f})" if plane and plane.score is not None else ""
-        self.plane_label.setText(f"Plane: {plane.label}{score}" if plane else "Plane: -")
+        self.plane_label.setText(f"Plane: {plane.describe()}" if plane else "Plane: -")
         if plane is not None:
             if self.plane_combo.findText(plane.label) < 0:
                 self.plane_combo.addItem(plane.label)
