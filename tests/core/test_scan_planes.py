@@ -32,6 +32,8 @@ def test_a_coarse_name_stands_for_a_set_of_planes():
     assert plane_set("femur", planes) == ()
     assert matches("trans-ventricular", "brain") and not matches("abdomen", "brain")
     assert matches("abdomen", "x", aliases=("abdomen",)) and not matches(None, "brain")
+    # FADA's own class labels name the same planes.
+    assert plane_set("AC_PLANE", planes) == (3,) and plane_set("BPD_PLANE", planes) == (0, 2)
 
 
 def test_only_head_and_intrapartum_planes_are_outlined():

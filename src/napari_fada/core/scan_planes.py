@@ -38,13 +38,22 @@ PLANE_NAMES: tuple[str, ...] = tuple(p.name for p in SCAN_PLANES)
 #: The plane of images that show none of the others (and of anything that is no ultrasound).
 OTHER_PLANE = "other"
 
-#: Coarse plane names found in datasets, each the set of planes it stands for.
+_HEAD_PLANES = ("trans-thalamic", "trans-ventricular")
+#: Coarse plane names found in datasets, and FADA's class labels, each the set of planes it
+#: stands for (a dataset labelled by FADA, or by hand with FADA's labels, trains too).
 PLANE_ALIASES: dict[str, tuple[str, ...]] = {
-    "brain": ("trans-thalamic", "trans-ventricular"),
-    "head": ("trans-thalamic", "trans-ventricular"),
-    "trans-cerebellar": ("trans-thalamic", "trans-ventricular"),
+    "brain": _HEAD_PLANES,
+    "head": _HEAD_PLANES,
+    "trans-cerebellar": _HEAD_PLANES,
+    "BPD_PLANE": _HEAD_PLANES,
     "intrapartum": ("transperineal",),
     "four-chamber": ("thorax",),
+    "AC_PLANE": ("abdomen",),
+    "Abd_plane": ("abdomen",),
+    "FL_PLANE": ("femur",),
+    "FL": ("femur",),
+    "Other": ("other",),
+    "NO_PLANE": ("other",),
 }
 
 
