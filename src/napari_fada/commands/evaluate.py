@@ -9,7 +9,7 @@ from pathlib import Path
 
 from napari_fada.commands.options import add_model_arguments, load_model
 from napari_fada.commands.progress import print_progress
-from napari_fada.data.atomic import write_text_atomic
+from napari_fada.core.atomic import write_text_atomic
 from napari_fada.errors import DatasetError
 from napari_fada.inspection.evaluate import dataset_items, negative_items, score_items
 

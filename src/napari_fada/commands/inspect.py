@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from napari_fada.commands.options import add_model_arguments, load_model
+from napari_fada.commands.options import NOT_GIVEN, add_model_arguments, load_model
 from napari_fada.commands.progress import print_progress
 from napari_fada.errors import DatasetError
 from napari_fada.inspection.export import export_dataset, export_report
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"napari-fada inspect: skipped: {problem}", file=sys.stderr)
         inspection.add_predictions(predictions)
-    if args.backend is not None or args.model is not None or not args.predictions:
+    if args.backend is not None or args.model is not NOT_GIVEN or not args.predictions:
         backend = load_model(args)
         try:
             inspection.add_predictions(inspection.predict(backend, progress=print_progress))

@@ -44,6 +44,16 @@ def phase_list(text: str) -> list[str]:
     return [p for p in PHASES if p in names]
 
 
+#: The default of --model and --mmproj, told apart from '' (None: clear the setting).
+NOT_GIVEN = object()
+
+
+def file_argument(text: str) -> Path | None:
+    """A model file given on the command line; '' (clear the setting) gives None, not the
+    current folder as ``Path('')`` would."""
+    return Path(text).expanduser().resolve() if text.strip() else None
+
+
 def _file_help(flag: str) -> str:
     """Which backends take ``--flag``, and what each takes there (from the registry)."""
     return "; ".join(
@@ -59,8 +69,19 @@ def add_model_arguments(parser: argparse.ArgumentParser, phases: bool = True) ->
     parser.add_argument(
         "--backend", choices=available_backends(), help="model backend (default: the saved one)"
     )
-    parser.add_argument("--model", type=Path, help=_file_help("model"))
-    parser.add_argument("--mmproj", type=Path, help=_file_help("mmproj"))
+    parser.add_argument(
+        "--model",
+        type=file_argument,
+        default=NOT_GIVEN,
+        help=_file_help("model") + " ('' clears it: the embedded model then uses its shipped "
+        "weights)",
+    )
+    parser.add_argument(
+        "--mmproj",
+        type=file_argument,
+        default=NOT_GIVEN,
+        help=_file_help("mmproj") + "; '' clears it",
+    )
     parser.add_argument("--threads", type=positive_int, help="CPU threads")
     parser.add_argument("--n-ctx", type=positive_int, help="llama: context size in tokens")
     if phases:
@@ -75,14 +96,14 @@ def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Setti
     files = {f.flag: f for f in backend_files(updated.backend)}
     for flag in _FILE_FLAGS:
         value = getattr(args, flag)
-        if value is None:
+        if value is NOT_GIVEN:
             continue
         if flag not in files:
             raise FadaError(
                 f"--{flag} is not used by the {updated.backend!r} backend: it takes "
                 f"{', '.join('--' + f for f in files) or 'no files'}."
             )
-        setattr(updated, files[flag].setting, str(value.expanduser().resolve()))
+        setattr(updated, files[flag].setting, None if value is None else str(value))
     for option in _NUMBER_FLAGS:
         if getattr(args, option) is not None:
             setattr(updated, option, getattr(args, option))
@@ -109,3 +130,9 @@ def add_propose_arguments(parser: argparse.ArgumentParser) -> None:
         "--structures", nargs="+", help="structures to ask for (default: the model's routing)"
     )
     parser.add_argument("--annotator", help="name recorded in the provenance")
+    parser.add_argument(
+        "--folder-as-clip",
+        action="store_true",
+        help="read each folder as one clip, its images (all the same size) the frames in name "
+        "order (default: each image of a folder on its own, under its file name)",
+    )

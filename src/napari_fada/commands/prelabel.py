@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         request=request,
         annotator=args.annotator,
         progress=not args.no_progress,
+        folder_clips=args.folder_as_clip,
     )
     for failure in report.failures:
         frame = "" if failure.frame_index is None else f" frame {failure.frame_index}"
@@ -55,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary(args.out))
     if report.interrupted:
         return INTERRUPTED
-    return 1 if report.failed else 0
+    return 1 if report.failed or report.write_error else 0

@@ -1,6 +1,7 @@
 """``napari-fada propose IMAGE... --out DATASET``: a model's proposals saved for review.
 
-Runs :func:`~napari_fada.batch.propose.propose_into`; the model options default to the saved
+Runs :func:`~napari_fada.batch.propose.propose_into`: inputs are read as ``prelabel`` reads them
+(a folder is a clip only with ``--folder-as-clip``). The model options default to the saved
 settings (``napari-fada settings``).
 """
 
@@ -26,12 +27,18 @@ def run(args: argparse.Namespace) -> int:
     structures = tuple(args.structures) if args.structures else None
     phases = tuple(settings.phases) if settings.phases else PHASES
     try:
-        saved, failures = propose_into(
-            backend, args.inputs, args.out, structures, args.annotator, phases
+        summary = propose_into(
+            backend, args.inputs, args.out, structures, args.annotator, phases, args.folder_as_clip
         )
     finally:
         backend.close()
-    for message in failures:
+    for message in summary.failures:
         print(f"skipped {message}", file=sys.stderr)
-    print(f"saved proposals for {saved} image(s) into {args.out}")
-    return 1 if failures else 0
+    kept = summary.kept_reviewed
+    print(
+        f"saved proposals for {summary.saved} image(s) into {args.out}"
+        + (f"; left {kept} reviewed image(s) as they were" if kept else "")
+    )
+    if summary.write_error:
+        print(f"stopped: {summary.write_error}")
+    return 1 if summary.failures or summary.write_error else 0

@@ -198,7 +198,7 @@ class TrainingWidget(TrainingPanel):
             path, _ = QFileDialog.getSaveFileName(self, "Save the report", "", "JSON (*.json)")
             if not path:
                 return None
-        from napari_fada.data.atomic import write_text_atomic
+        from napari_fada.core.atomic import write_text_atomic
 
         try:
             write_text_atomic(Path(path), self.report.to_json())
