@@ -101,3 +101,18 @@ def test_saving_weights_on_a_full_disk_leaves_no_partial_file(
     with pytest.raises(OSError, match="No space left"):
         save_weights(weights, tmp_path / "model.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_training_on_a_full_disk_leaves_no_partial_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    from tests.training.test_train import _saved_dataset
+
+    data = _saved_dataset(tmp_path / "ds", count=6)
+    FullDisk(monkeypatch, full=True)
+    code = main(
+        ["train", "--data", str(data), "--out", str(tmp_path / "m.pt"), "--epochs", "1",
+         "--size", "32", "--threads", "1", "--cache-dir", str(tmp_path / "cache")]
+    )  # fmt: skip
+    assert code != 0 and "No space left on device" in capsys.readouterr().err
+    assert _leftovers(tmp_path) == [] and not (tmp_path / "m.pt").exists()

@@ -11,6 +11,7 @@ weights file. A checkpoint next to the output (``<out>.ckpt``) lets ``--resume``
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from napari_fada.core.atomic import write_bytes_atomic
 from napari_fada.core.metrics import expected_calibration_error
 from napari_fada.core.scan_planes import OTHER_PLANE, PLANE_NAMES
 from napari_fada.errors import Cancelled, DatasetError, ModelLoadError
@@ -580,9 +582,9 @@ def _save_checkpoint(
         "generator": generator.get_state(),
         "state": state,
     }
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getvalue())  # a full disk leaves no partial file
 
 
 def _restore(
