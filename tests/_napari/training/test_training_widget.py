@@ -105,7 +105,8 @@ def test_train_then_propose_with_the_new_weights(docks, qtbot, tmp_path):
     assert proposal.model.weights_sha256 == file_sha256(out)
     assert proposal.plane is not None and proposal.plane.label in PLANES
     assert proposal.annotations
-    assert {a.source for a in proposal.annotations} == {"fada-embedded-1.1"}
+    assert {a.source for a in proposal.annotations} == {annotator.backend.model_id}
+    assert annotator.backend.model_id.startswith("fada-embedded-")
 
 
 def test_evaluate_shows_what_evaluate_backend_reports(docks, qtbot, samples_dir, tmp_path):
