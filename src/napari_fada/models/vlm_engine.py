@@ -72,6 +72,9 @@ class VisionLanguageEngine(abc.ABC):
     """A chat VLM that answers a text prompt about one image (Qwen-VL ChatML conventions)."""
 
     info: ModelInfo
+    #: How many :meth:`generate` calls may run at once from different threads (a server answers
+    #: several requests in flight; a local model answers one at a time).
+    parallel_requests: int = 1
 
     @abc.abstractmethod
     def encode_image(self, image: np.ndarray) -> ImageContext:
