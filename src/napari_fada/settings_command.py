@@ -1,8 +1,8 @@
 """``napari-fada settings``: show and set the model settings the widget and the CLI share.
 
-The model options (``--backend --model --mmproj --threads --n-ctx --phases``) are defined here
-once; ``napari-fada propose`` takes the same ones and falls back to the saved settings for
-those not given.
+The model options (``--backend --model --mmproj --url --api-key --threads --n-ctx --phases``)
+are defined here once; ``napari-fada propose`` takes the same ones and falls back to the saved
+settings for those not given.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from napari_fada.models.base import PHASES
 from napari_fada.models.registry import available_backends, backend_files, describe_backend
 from napari_fada.settings import Settings, settings_path
 
-_FILE_FLAGS = ("model", "mmproj")
+_FILE_FLAGS = ("model", "mmproj", "url", "api_key")
 _NUMBER_FLAGS = ("threads", "n_ctx")
 
 
@@ -47,10 +47,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=available_backends(), help="model backend")
     parser.add_argument(
         "--model",
-        type=Path,
-        help="embedded: weights .pt; llama: model .gguf; transformers: checkpoint folder",
+        help="embedded: weights .pt; llama: model .gguf; transformers: checkpoint folder; "
+        "openai: the served model's name (default: the only one served)",
     )
     parser.add_argument("--mmproj", type=Path, help="llama: the vision projector (mmproj .gguf)")
+    parser.add_argument("--url", help="openai: the server's base URL, e.g. http://host:8080/v1")
+    parser.add_argument(
+        "--api-key", help="openai: the server's API key (default: $NAPARI_FADA_API_KEY)"
+    )
     parser.add_argument("--threads", type=positive_int, help="CPU threads")
     parser.add_argument("--n-ctx", type=positive_int, help="llama: context size in tokens")
     parser.add_argument(
@@ -71,7 +75,9 @@ def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Setti
                 f"--{flag} is not used by the {updated.backend!r} backend: it takes "
                 f"{', '.join('--' + f for f in files) or 'no files'}."
             )
-        setattr(updated, files[flag].setting, str(value.expanduser().resolve()))
+        if files[flag].is_path:
+            value = Path(value).expanduser().resolve()
+        setattr(updated, files[flag].setting, str(value))
     for option in _NUMBER_FLAGS:
         if getattr(args, option) is not None:
             setattr(updated, option, getattr(args, option))
@@ -85,15 +91,24 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe(settings: Settings) -> list[str]:
-    """The settings as lines for people, the chosen backend's files marked when missing."""
+    """The settings as lines for people, the chosen backend's files marked when missing and
+    API keys shown only as "(set)"."""
+    secrets = {
+        f.setting for b in available_backends() for f in backend_files(b) if f.kind == "secret"
+    }
+
+    def shown_value(name: str) -> object:
+        value = getattr(settings, name)
+        return "(set)" if value and name in secrets else value
+
     lines = [f"backend: {settings.backend} ({describe_backend(settings.backend)})"]
     for file in backend_files(settings.backend):
         value = getattr(settings, file.setting)
-        missing = " (not found)" if value and not Path(value).exists() else ""
-        lines.append(f"  {file.label}: {value or '(not set)'}{missing}")
+        missing = " (not found)" if value and file.is_path and not Path(value).exists() else ""
+        lines.append(f"  {file.label}: {shown_value(file.setting) or '(not set)'}{missing}")
     shown = {"backend"} | {f.setting for f in backend_files(settings.backend)}
     lines += [
-        f"{f.name}: {getattr(settings, f.name)}"
+        f"{f.name}: {shown_value(f.name)}"
         for f in fields(settings)
         if f.name not in shown and getattr(settings, f.name) is not None
     ]
