@@ -1,4 +1,5 @@
-"""Run work items on this machine: in this process for one worker, else in a process pool.
+"""Run work items on this machine: in this process for one worker, else in a process pool, or
+in threads sharing one model for a backend that takes several requests at once (a server).
 
 Worker processes are started with ``spawn`` (no torch or OpenMP state inherited through
 ``fork``), load the model once each on their first item, and ignore Ctrl-C: the main process
@@ -11,13 +12,14 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from napari_fada.batch.inputs import WorkItem
 from napari_fada.batch.ordered import Submit
 from napari_fada.batch.work import BackendSpec, FrameOutcome, propose_item
 from napari_fada.models.base import ProposeRequest
+from napari_fada.models.registry import backend_thread_safe
 
 
 class _InThisProcess:
@@ -45,11 +47,15 @@ def local_workers(
     if workers <= 1:
         yield (lambda item: _InThisProcess(item, spec, request)), 1
         return
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ignore_interrupts,
-    )
+    pool: Executor
+    if backend_thread_safe(spec.name):
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="prelabel")
+    else:
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_interrupts,
+        )
     try:
         yield (lambda item: pool.submit(propose_item, item, spec, request)), workers
     finally:
