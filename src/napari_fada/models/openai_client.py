@@ -34,12 +34,16 @@ _DETAIL_CHARS = 300
 
 
 class ServerError(ModelLoadError):
-    """The server cannot be reached or refused a request; ``status`` is the HTTP status."""
+    """The server cannot be reached or refused a request: ``status`` is the HTTP status,
+    ``detail`` the server's words, ``retryable`` whether asking again may help."""
 
-    def __init__(self, message: str, status: int | None = None, detail: str = "") -> None:
+    def __init__(
+        self, message: str, status: int | None = None, detail: str = "", retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,16 @@ def error_detail(body: bytes) -> str:
 class Response:
     """An answer with status 200: the whole JSON body, or server-sent events line by line."""
 
-    def __init__(self, connection: http.client.HTTPConnection, answer: Any, url: str) -> None:
+    def __init__(
+        self, connection: http.client.HTTPConnection, answer: http.client.HTTPResponse, url: str
+    ) -> None:
         self._connection = connection
         self._answer = answer
         self.url = url
 
     @property
     def streamed(self) -> bool:
-        return str(self._answer.getheader("Content-Type", "")).startswith("text/event-stream")
+        return self._answer.getheader("Content-Type", "").startswith("text/event-stream")
 
     def json(self) -> Any:
         with _reading(self.url):
@@ -196,36 +202,43 @@ class ServerClient:
         failures and busy answers are tried again first.
         """
         body = None if payload is None else json.dumps(payload).encode()
-        for attempt in range(self.tries):
-            last = attempt == self.tries - 1
-            connection = self._connection()
+        attempt = 0
+        while True:
             try:
-                connection.request(
-                    method, self.address.path + path, body=body, headers=self._headers(body)
-                )
-                answer = connection.getresponse()
-            except TimeoutError as exc:
-                connection.close()
-                raise ServerError(
-                    f"The server at {self.url} did not answer within {self.timeout_s:g} s: it is "
-                    "overloaded or stuck; try again later or send fewer images at once "
-                    "(--workers)."
-                ) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                connection.close()
-                if last:
-                    raise self._unreachable(exc) from exc
-            else:
-                if answer.status == 200:
-                    return Response(connection, answer, self.url)
-                detail = error_detail(answer.read())
-                connection.close()
-                if answer.status not in _RETRY_STATUSES or last:
-                    raise ServerError(
-                        self._refusal(answer.status, detail, path), answer.status, detail
-                    )
-            self._sleep(self.backoff_s * 2**attempt)
-        raise AssertionError("unreachable: the last try raises")
+                return self._send(method, path, body)
+            except ServerError as error:
+                attempt += 1
+                if not error.retryable or attempt >= self.tries:
+                    raise
+            self._sleep(self.backoff_s * 2 ** (attempt - 1))
+
+    def _send(self, method: str, path: str, body: bytes | None) -> Response:
+        """One try of :meth:`request`."""
+        connection = self._connection()
+        try:
+            connection.request(
+                method, self.address.path + path, body=body, headers=self._headers(body)
+            )
+            answer = connection.getresponse()
+        except TimeoutError as exc:
+            connection.close()
+            raise ServerError(
+                f"The server at {self.url} did not answer within {self.timeout_s:g} s: it is "
+                "overloaded or stuck; try again later or send fewer images at once (--workers)."
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise self._unreachable(exc) from exc
+        if answer.status == 200:
+            return Response(connection, answer, self.url)
+        detail = error_detail(answer.read())
+        connection.close()
+        raise ServerError(
+            self._refusal(answer.status, detail, path),
+            answer.status,
+            detail,
+            retryable=answer.status in _RETRY_STATUSES,
+        )
 
     def _unreachable(self, error: Exception) -> ServerError:
         if isinstance(error, socket.gaierror):
@@ -235,7 +248,8 @@ class ServerClient:
         return ServerError(
             f"No server answers at {self.url} ({type(error).__name__}: {error}; tried "
             f"{self.tries} times): start the server (README, 'Serving FADA') or check the "
-            "address and port."
+            "address and port.",
+            retryable=True,
         )
 
     def _refusal(self, status: int, detail: str, path: str) -> str:

@@ -26,7 +26,7 @@ from PIL import Image
 
 from napari_fada.core.proposal import ModelInfo
 from napari_fada.errors import ModelLoadError
-from napari_fada.models.openai_client import ServerClient, ServerError
+from napari_fada.models.openai_client import Response, ServerClient, ServerError
 from napari_fada.models.vlm_engine import (
     Generation,
     GenerationSettings,
@@ -41,7 +41,7 @@ RESPONSE_FORMATS: tuple[str | None, ...] = ("json_schema", "json_object", None)
 #: Words in a refusal that mean the server does not take that response format.
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar")
 #: Words in a refusal that mean the server takes no images.
-_IMAGE_WORDS = ("image", "vision", "multimodal", "mmproj", "clip")
+_IMAGE_WORDS = ("image", "vision", "multimodal", "mmproj")
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class OpenAIEngine(VisionLanguageEngine):
                 response.close()
 
 
-def _read_answer(response: Any, start: float, on_text: TokenCallback | None) -> Generation:
+def _read_answer(response: Response, start: float, on_text: TokenCallback | None) -> Generation:
     """The answer's text and counts, streamed (calling ``on_text`` per piece) or whole."""
     if not response.streamed:
         return _whole_answer(response.json(), start, response.url)
