@@ -94,7 +94,7 @@ def test_five_phases_send_fada_requests_and_read_streamed_answers(
     for phase, body in bodies.items():
         name = phase.lower()
         assert body["model"] == "fada-0.8b" and body["stream"] is True
-        assert (body["temperature"], body["top_p"]) == (0.1, 0.95)
+        assert (body["temperature"], body["top_p"], body["top_k"]) == (0.1, 0.95, 50)
         assert body["max_tokens"] == max_new_tokens(name)
         schema = answer_schema(name, routed.get(name))
         assert body["response_format"]["json_schema"]["schema"] == schema

@@ -44,6 +44,7 @@ from napari_fada.models.base import (
 )
 from napari_fada.models.embedded_preprocess import to_gray
 from napari_fada.models.vlm_engine import (
+    TOP_K,
     Generation,
     GenerationSettings,
     ImageContext,
@@ -104,6 +105,7 @@ def pipeline_config_sha256(engine_config_sha256: str | None, constrained: bool) 
         "prompt_version": PROMPT_VERSION,
         "temperature": TEMPERATURE,
         "top_p": TOP_P,
+        "top_k": TOP_K,
         "max_new_tokens": {p: max_new_tokens(p) for p in MODEL_PHASES},
         "image_long_side": IMAGE_LONG_SIDE,
         "constrained": constrained,

@@ -2,12 +2,12 @@
 ``python -m llama_cpp.server``), as a :class:`VisionLanguageEngine`.
 
 The server does the image encoding and decoding, so many annotators and prelabel runs can share
-one GPU box. The image goes with every phase's request as a PNG ``data:`` URI (servers cache
-the image prefix themselves where they can); answers stream back, so progress shows and a
-cancel closes the connection. A JSON-schema constraint is sent as OpenAI's ``json_schema``
-response format, else as the ``json_object`` + ``schema`` form llama.cpp's servers take; a
-server that refuses both answers unconstrained and the parsers repair what they can. One engine
-may be used from several threads at once: each request has its own connection.
+one GPU box. The image goes with every phase's request as a PNG ``data:`` URI, with FADA's
+sampling (servers cache the image prefix themselves where they can); answers stream back, so
+progress shows and a cancel closes the connection. A JSON-schema constraint is sent as OpenAI's
+``json_schema`` response format, else as the ``json_object`` + ``schema`` form llama.cpp's
+servers take; a server that refuses both answers unconstrained and the parsers repair what they
+can. One engine may be used from several threads at once: each request has its own connection.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ class OpenAIEngine(VisionLanguageEngine):
             "messages": [{"role": "user", "content": content}],
             "temperature": settings.temperature,
             "top_p": settings.top_p,
+            "top_k": settings.top_k,  # not OpenAI's, but vLLM's and llama.cpp's servers take it
             "max_tokens": settings.max_new_tokens,
             "seed": settings.seed,
             "stream": True,
