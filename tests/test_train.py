@@ -121,7 +121,11 @@ def test_fine_tuning_starts_from_the_given_weights(trained, tmp_path):
     )  # fmt: skip
     before = float(re.search(r"before: .*score=([\d.]+)", printed).group(1))
     assert before == pytest.approx(load_weights(out).validation_metrics["score"], abs=0.02)
-    assert load_weights(tmp_path / "tuned.pt").structures == load_weights(out).structures
+    tuned = load_weights(tmp_path / "tuned.pt")
+    assert tuned.structures == load_weights(out).structures
+    # A fine-tune is not the model it started from: its id says so.
+    assert tuned.model_version.startswith(f"{MODEL_VERSION}-ft-")
+    assert EmbeddedBackend(tmp_path / "tuned.pt").model_id != EmbeddedBackend(out).model_id
 
 
 def test_resume_continues_after_the_last_finished_epoch(trained, tmp_path):
@@ -308,3 +312,40 @@ def test_a_held_out_tail_keeps_whole_recordings_apart():
     assert not ids & {f"PSFHS{i}" for i in range(70 - HOLDOUT_GAP, 100)}
     with pytest.raises(DatasetError, match="cannot hold out"):
         hold_out_tail(samples, "HC18", 3)
+
+
+def test_a_dataset_without_val_rows_validates_on_other_images_or_refuses(tmp_path):
+    from napari_fada.data.shared_layout import ReferenceSample
+    from napari_fada.train_data import Sample, split_samples, too_small
+
+    def sample(group: str, width: int = 64) -> Sample:
+        reference = ReferenceSample(
+            group, Path("i.png"), None, {}, width, 64, "", "", None, None, "", "", ""
+        )
+        return Sample(reference, (), group)
+
+    train, val = split_samples([sample("clip1"), sample("clip2")])
+    assert len(train) == len(val) == 1 and train[0].group != val[0].group
+    with pytest.raises(DatasetError, match="one clip or file"):
+        split_samples([sample("clip1"), sample("clip1")])
+    assert too_small(sample("icon", width=8)) and not too_small(sample("scan"))
+
+
+def test_tiny_images_are_left_out_of_training(tmp_path):
+    folder = _saved_dataset(tmp_path / "ds", count=6)
+    tiny = np.full((8, 8), 90, dtype=np.uint8)
+    _, proposal = _scene(0)
+    Dataset.open(folder).save(
+        make_record(tiny, "icon.png"), tiny, Proposal(8, 8, plane=proposal.plane)
+    )
+    printed = _train("--data", str(folder), "--out", str(tmp_path / "m.pt"), "--epochs", "1")
+    assert "left out 1 image(s) under 32 px on a side: icon" in printed
+
+
+def test_a_temperature_fit_that_fails_leaves_the_probabilities_as_they_are():
+    from napari_fada.train import fit_temperature
+
+    separated = torch.tensor([[50.0, -50.0], [-50.0, 50.0]])
+    allowed = torch.tensor([[True, False], [False, True]])
+    assert 0.05 <= fit_temperature(separated, allowed) <= 20.0
+    assert fit_temperature(torch.full((2, 2), float("nan")), allowed) == 1.0

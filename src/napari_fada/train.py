@@ -11,6 +11,7 @@ weights file. A checkpoint next to the output (``<out>.ckpt``) lets ``--resume``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -31,15 +32,22 @@ from napari_fada.head_offset import fit_head_offset
 from napari_fada.models.base import CancelToken
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
-from napari_fada.models.embedded_weights import EmbeddedWeights, load_weights, save_weights
+from napari_fada.models.embedded_weights import (
+    MODEL_VERSION,
+    EmbeddedWeights,
+    load_weights,
+    save_weights,
+)
 from napari_fada.negatives import negative_images
 from napari_fada.train_data import (
+    MIN_SIDE_PX,
     Arrays,
     Sample,
     hold_out_tail,
     load_arrays,
     read_dataset,
     split_samples,
+    too_small,
 )
 from napari_fada.train_options import TrainOptions, TrainProgress, TrainResult
 
@@ -143,12 +151,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _initial_weights(options: TrainOptions) -> EmbeddedWeights:
+def _initial_weights(options: TrainOptions) -> tuple[EmbeddedWeights, bool]:
+    """The weights to start from, and whether they start a new model (no ``init``, or one that
+    learns a new set of planes) rather than fine-tune one."""
     if options.init is not None:
         weights = load_weights(options.init)
         if options.planes and tuple(options.planes) != weights.planes:
-            weights = _with_planes(weights, tuple(options.planes))
-        return weights
+            return _with_planes(weights, tuple(options.planes)), True
+        return weights, False
     if options.size % _DIVISOR or options.size < _DIVISOR:
         raise DatasetError(
             f"the input size (--size) must be a positive multiple of {_DIVISOR}, got {options.size}"
@@ -158,7 +168,7 @@ def _initial_weights(options: TrainOptions) -> EmbeddedWeights:
         num_structures=len(DEFAULT_STRUCTURES), num_planes=len(planes), plane_hidden=PLANE_HIDDEN
     )
     torch.manual_seed(options.seed)
-    return EmbeddedWeights(
+    weights = EmbeddedWeights(
         net=net,
         structures=DEFAULT_STRUCTURES,
         planes=planes,
@@ -167,6 +177,18 @@ def _initial_weights(options: TrainOptions) -> EmbeddedWeights:
         plane_structures=_plane_structures(planes),
         min_plane_score=DEFAULT_MIN_PLANE_SCORE,
     )
+    return weights, True
+
+
+def _version(weights: EmbeddedWeights, new_model: bool) -> str:
+    """A new model is of the current generation; a fine-tune is its start's version with
+    ``-ft-`` and a digest of its weights, so that its proposals never pass for the start's."""
+    if new_model:
+        return MODEL_VERSION
+    digest = hashlib.sha256()
+    for name, tensor in sorted(weights.state_dict.items()):
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    return f"{weights.model_version.split('-ft-')[0]}-ft-{digest.hexdigest()[:8]}"
 
 
 def _plane_structures(planes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -190,10 +212,23 @@ def _with_planes(weights: EmbeddedWeights, planes: tuple[str, ...]) -> EmbeddedW
     )
 
 
-def _read_all(options: TrainOptions, weights: EmbeddedWeights) -> tuple[list[Sample], ...]:
+def _read_all(
+    options: TrainOptions, weights: EmbeddedWeights, emit: Callable[[TrainProgress], None]
+) -> tuple[list[Sample], ...]:
     samples: list[Sample] = []
     for folder in options.data:
         samples += read_dataset(folder, weights.planes)
+    small = [s.reference.image_id for s in samples if too_small(s)]
+    if small:
+        emit(
+            TrainProgress(
+                "info",
+                f"left out {len(small)} image(s) under {MIN_SIDE_PX} px on a side: "
+                + ", ".join(small[:5])
+                + (" ..." if len(small) > 5 else ""),
+            )
+        )
+        samples = [s for s in samples if not too_small(s)]
     for spec in options.holdout:
         source, _, count = spec.rpartition(":")
         if not source or not count.isdigit():
@@ -371,7 +406,8 @@ def evaluate(
 
 
 def fit_temperature(plane_logits: torch.Tensor, allowed: torch.Tensor) -> float:
-    """Temperature minimising the validation NLL of the plane probabilities."""
+    """Temperature minimising the validation NLL of the plane probabilities (1.0 when the fit
+    fails), within 0.05..20."""
     known = allowed.any(dim=1)
     if not known.any():
         return 1.0
@@ -386,7 +422,9 @@ def fit_temperature(plane_logits: torch.Tensor, allowed: torch.Tensor) -> float:
         return loss
 
     optimizer.step(closure)
-    return float(log_t.detach().exp().clamp(0.05, 20.0))
+    temperature = float(log_t.detach().exp())
+    # A tiny or perfectly separated validation set drives the fit off to 0 or to nan.
+    return min(max(temperature, 0.05), 20.0) if math.isfinite(temperature) else 1.0
 
 
 class Schedule:
@@ -453,23 +491,19 @@ def train_model(
     emit = on_progress or _ignore
     cancel = cancel or CancelToken()
     torch.set_num_threads(max(1, options.threads))
-    weights = _initial_weights(options)
-    train_samples, val_samples = _read_all(options, weights)
+    weights, new_model = _initial_weights(options)
+    train_samples, val_samples = _read_all(options, weights, emit)
     num_classes = 1 + len(weights.structures)
     size = weights.preprocess.size
     train = _arrays(train_samples, weights, options, options.negatives, options.seed)
     val_negatives = options.negatives // 4
-    val = (
-        _arrays(val_samples, weights, options, val_negatives, options.seed + 1)
-        if val_samples
-        else train
-    )
+    val = _arrays(val_samples, weights, options, val_negatives, options.seed + 1)
     cancel.raise_if_cancelled()
     made_up = f" (+{options.negatives} / {val_negatives} made-up non-ultrasound images)"
     emit(
         TrainProgress(
             "info",
-            f"{len(train_samples)} training images, {len(val_samples) or len(train_samples)} "
+            f"{len(train_samples)} training images, {len(val_samples)} "
             f"validation images{made_up if options.negatives else ''}, input {size[1]}x{size[0]}",
         )
     )
@@ -588,6 +622,7 @@ def train_model(
     )
     weights.state_dict = net.state_dict()
     weights.plane_temperature = temperature
+    weights.model_version = _version(weights, new_model)
     offset = fit_head_offset(weights, train_samples)
     if offset is not None:
         weights.logit_offsets = {**weights.logit_offsets, "head": offset}

@@ -101,7 +101,7 @@ def read_dataset(folder: Path, planes: Sequence[str]) -> list[Sample]:
         raise DatasetError(f"dataset folder {folder} does not exist")
     samples = [
         Sample(reference, _plane_indices(reference, planes, folder),
-               f"{folder}:{reference.source_file or reference.image_id}")
+               f"{folder.name}:{reference.source_file or reference.image_id}")
         for reference in iter_reference(folder)
     ]  # fmt: skip
     if not samples:
@@ -137,13 +137,37 @@ def split_samples(samples: Sequence[Sample]) -> tuple[list[Sample], list[Sample]
     if any(s.split == "val" for s in usable):
         is_val = [s.split == "val" for s in usable]
     else:
-        buckets = round(1 / VAL_FRACTION)
-        is_val = [zlib.crc32(s.group.encode()) % buckets == 0 for s in usable]
+        is_val = _hashed_val(usable)
     train = [s for s, v in zip(usable, is_val, strict=True) if not v]
     val = [s for s, v in zip(usable, is_val, strict=True) if v]
     if not train:
         raise DatasetError("no training images: every row is in the validation or test split")
     return train, val
+
+
+def _hashed_val(samples: Sequence[Sample]) -> list[bool]:
+    """Which rows validate when no row says: the groups whose hash falls in the first
+    :data:`VAL_FRACTION` of the range, and at least one group. Validating on training images
+    would only measure memory, so a dataset of a single group is refused."""
+    hashes = {s.group: zlib.crc32(s.group.encode()) for s in samples}
+    if len(hashes) < 2:
+        raise DatasetError(
+            "cannot set images apart for validation: every image is from one clip or file. "
+            "Mark some rows as split 'val' in manifest.csv, or add images from another source."
+        )
+    chosen = {g for g, h in hashes.items() if h % round(1 / VAL_FRACTION) == 0}
+    chosen = chosen or {min(hashes, key=lambda g: hashes[g])}
+    return [s.group in chosen for s in samples]
+
+
+#: Images smaller than this on a side carry too little to learn from (a thumbnail, an icon).
+MIN_SIDE_PX = 32
+
+
+def too_small(sample: Sample) -> bool:
+    """Whether the manifest gives the image a side under :data:`MIN_SIDE_PX`."""
+    sides = (sample.reference.width, sample.reference.height)
+    return any(side is not None and side < MIN_SIDE_PX for side in sides)
 
 
 def _class_lookup(reference: ReferenceSample, structures: Sequence[str]) -> np.ndarray:

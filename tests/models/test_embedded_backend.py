@@ -262,3 +262,16 @@ def test_a_structure_shown_once_keeps_its_largest_piece_and_fragments_go(tiny_we
     several = backend._instances(mask, probability, "LV", True, 1.0)
     assert [a.box for a in several] == [(5.0, 5.0, 40.0, 40.0), (44.0, 44.0, 62.0, 60.0)]
     assert single[0].score == pytest.approx(1.0, abs=0.01)  # sure of every pixel
+
+
+def test_two_head_planes_in_doubt_still_give_the_head_they_share(tiny_weights):
+    weights = load_weights(_routed_weights(tiny_weights, None, min_plane_score=0.9))
+    bias = torch.full_like(weights.state_dict["plane_head.1.bias"], -30.0)
+    bias[PLANES.index("trans-thalamic")] = bias[PLANES.index("trans-ventricular")] = 30.0
+    weights.state_dict = {**weights.state_dict, "plane_head.1.bias": bias}
+    weights.plane_structures = {p: ("fetal_head",) for p in ("trans-thalamic", "trans-ventricular")}
+    save_weights(weights, tiny_weights.with_name("doubt.pt"))
+    proposal = EmbeddedBackend(tiny_weights.with_name("doubt.pt")).propose(_image())
+    assert proposal.plane.score == pytest.approx(0.5, abs=0.01) and not proposal.plane.unsure
+    assert [a.label for a in proposal.annotations] == ["fetal_head"]
+    assert proposal.annotations[0].score > 0.9  # weighted by both head planes together

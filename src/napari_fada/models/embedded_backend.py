@@ -140,28 +140,37 @@ class EmbeddedBackend(Backend):
         return probs, plane
 
     def _plane_call(self, plane_probs: np.ndarray) -> PlaneCall:
+        """The most probable plane. It is ``unsure`` when the planes that route like it (to the
+        same structures, or like it to none) are together less probable than the model's
+        threshold: telling a trans-thalamic from a trans-ventricular plane may be hard while
+        the head on it is certain."""
         best = int(plane_probs.argmax())
-        score = float(plane_probs[best])
+        routes = self._weights.plane_structures
+        route = set(routes.get(self.planes[best], ()))
+        alike = [set(routes.get(p, ())) == route for p in self.planes]
         return PlaneCall(
             label=self.planes[best],
-            score=score,
+            score=float(plane_probs[best]),
             probabilities=dict(zip(self.planes, map(float, plane_probs), strict=True)),
             source=self.model_id,
             fada_label=fada_label(self.planes[best]),
-            unsure=score < self._weights.min_plane_score,
+            unsure=float(plane_probs[alike].sum()) < self._weights.min_plane_score,
         )
 
     def _wanted(self, request: ProposeRequest, plane: PlaneCall) -> tuple[set[str], float]:
         """The structures to propose and the weight of their scores: those picked by hand (1.0),
-        else those the plane routes to (its probability); none when unsure of the plane."""
+        else those the plane routes to (with the probability of the planes routing there); none
+        when unsure of the plane."""
         if request.structures is not None:
             return {canonical_structure(name) for name in request.structures}, 1.0
         routes = self._weights.plane_structures
         if not routes:  # a model without routing proposes everything it finds
             return set(self.structures), 1.0
-        if plane.unsure:
+        wanted = routes.get(plane.label, ())
+        if plane.unsure or not wanted:
             return set(), 0.0
-        return set(routes.get(plane.label, ())), plane.score or 0.0
+        alike = [p for p in self.planes if routes.get(p, ()) == wanted]
+        return set(wanted), sum(plane.probabilities[p] for p in alike)
 
     def _instances(
         self,
