@@ -62,6 +62,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _option(flag: str) -> str:
+    return "--" + flag.replace("_", "-")
+
+
 def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
     """A copy of ``settings`` with the model options given on the command line."""
     updated = replace(settings, backend=args.backend or settings.backend)
@@ -71,9 +75,9 @@ def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Setti
         if value is None:
             continue
         if flag not in files:
+            taken = ", ".join(_option(f) for f in files) or "no files"
             raise FadaError(
-                f"--{flag} is not used by the {updated.backend!r} backend: it takes "
-                f"{', '.join('--' + f for f in files) or 'no files'}."
+                f"{_option(flag)} is not used by the {updated.backend!r} backend: it takes {taken}."
             )
         if files[flag].is_path:
             value = Path(value).expanduser().resolve()

@@ -9,12 +9,14 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from napari_fada.cli import main
 from napari_fada.core.fada_format import answer_schema
 from napari_fada.core.prompts import max_new_tokens
 from napari_fada.errors import Cancelled, ModelLoadError
@@ -267,3 +269,12 @@ def test_the_api_key_comes_from_the_environment(
     monkeypatch.setenv("NAPARI_FADA_API_KEY", "from-env")
     OpenAIBackend(stub.url)
     assert stub.requests[-1].headers["Authorization"] == "Bearer from-env"
+
+
+def test_server_options_are_refused_by_local_backends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path))
+    assert main(["settings", "--backend", "llama", "--api-key", "k"]) == 2
+    error = capsys.readouterr().err
+    assert "--api-key is not used by the 'llama' backend: it takes --model, --mmproj" in error
