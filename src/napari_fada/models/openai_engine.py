@@ -91,8 +91,10 @@ class OpenAIEngine(VisionLanguageEngine):
 
     def _served_model(self, wanted: str | None) -> dict[str, Any]:
         response = self.client.request("GET", "/models")
-        listing = response.json()
-        response.close()
+        try:
+            listing = response.json()
+        finally:
+            response.close()
         data = listing.get("data") if isinstance(listing, dict) else None
         models = [m for m in data or [] if isinstance(m, dict) and "id" in m]
         names = ", ".join(repr(str(m["id"])) for m in models) or "none"
