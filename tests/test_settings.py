@@ -100,3 +100,14 @@ def test_cli_settings_refuses_bad_values(config_dir: Path, capsys):
         main(["settings", "--phases", "classify,measure"])
     assert "unknown phase(s) measure" in capsys.readouterr().err
     assert not (config_dir / "settings.json").exists()
+
+
+def test_cli_settings_model_empty_clears_it_instead_of_saving_the_current_folder(
+    config_dir: Path, tmp_path: Path, capsys
+):
+    weights = tmp_path / "mine.pt"
+    assert main(["settings", "--backend", "embedded", "--model", str(weights)]) == 0
+    assert Settings.load().weights == str(weights)
+    assert main(["settings", "--model", ""]) == 0
+    assert Settings.load().weights is None
+    assert "(not set)" in capsys.readouterr().out

@@ -93,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FadaError as exc:
         print(f"napari-fada {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file the library reads or writes outside a dataset (--json...)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"napari-fada {args.command}: error: {exc.strerror or exc}{where}. Check that the "
+            "folder is writable and the disk has space; files written before are intact.",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"napari-fada {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -17,5 +17,9 @@ class DatasetError(FadaError):
     """A dataset folder is empty, malformed or inconsistent."""
 
 
+class WriteError(DatasetError):
+    """A folder could not be written (full disk, no permission): nothing more can be saved."""
+
+
 class Cancelled(FadaError):
     """The user cancelled a running job."""

@@ -1,24 +1,26 @@
 """Run a model over images from the command line and save its proposals for review.
 
 ``napari-fada propose IMAGE... --out DATASET`` writes every proposal with status "proposed" into a
-dataset folder, which the napari widget then opens for accepting, editing and rejecting. A file
-that cannot be read is reported and skipped; the others are still proposed and saved. The model
-options (``--backend --model --mmproj --threads --n-ctx --phases``) default to the saved settings
-(``napari-fada settings``).
+dataset folder, which the napari widget then opens for accepting, editing and rejecting. Inputs
+are read as ``prelabel`` reads them (files, folders of images each saved under its own file name,
+globs, clips frame by frame; a folder is a clip only with ``--folder-as-clip``). A file that
+cannot be read or proposed is reported and skipped; the others are still proposed and saved. An
+image a person has reviewed is left as it is. The model options (``--backend --model --mmproj
+--threads --n-ctx --phases``) default to the saved settings (``napari-fada settings``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from napari_fada.core.proposal import ImageRecord
-from napari_fada.errors import FadaError
+from napari_fada.batch.inputs import expand_inputs
+from napari_fada.batch.work import propose_with
+from napari_fada.data.dataset import Dataset
+from napari_fada.errors import WriteError
 from napari_fada.models.base import PHASES, Backend, ProposeRequest
 from napari_fada.models.registry import load_backend
 from napari_fada.settings import Settings
@@ -26,78 +28,49 @@ from napari_fada.settings_command import add_model_arguments, apply_model_argume
 
 
 @dataclass
-class Frame:
-    """One image to propose on, with where it came from."""
+class ProposeSummary:
+    """What a ``propose`` run did: images saved, reviewed images left as they were, one message
+    per input or frame that failed, and why it stopped early if the dataset could not be written."""
 
-    image: np.ndarray
-    source_path: Path | None
-    pixel_spacing_mm: tuple[float, float] | None
-    clip_id: str | None = None
-    frame_index: int | None = None
-
-    def record(self) -> ImageRecord:
-        """The record this frame is saved under."""
-        from napari_fada.data.dataset import make_record
-
-        return make_record(
-            self.image,
-            self.source_path,
-            pixel_spacing_mm=self.pixel_spacing_mm,
-            clip_id=self.clip_id,
-            frame_index=self.frame_index,
-        )
+    saved: int = 0
+    kept_reviewed: int = 0
+    failures: list[str] = field(default_factory=list)
+    write_error: str | None = None
 
 
-def iter_frames(path: Path) -> Iterator[Frame]:
-    """Every image in ``path``: the image of a file, each frame of a clip, each file of a folder."""
-    from napari_fada.data.readers import read_any
-
-    loaded = read_any(path)
-    if loaded.collection:
-        for member in loaded.collection:
-            yield from iter_frames(member)
-    elif loaded.is_stack:
-        clip_id = loaded.clip_id or loaded.name
-        for index in range(len(loaded.data)):
-            yield Frame(
-                np.asarray(loaded.data[index]),
-                loaded.path,
-                loaded.pixel_spacing_mm,
-                clip_id=clip_id,
-                frame_index=index,
-            )
-    else:
-        yield Frame(np.asarray(loaded.data), loaded.path, loaded.pixel_spacing_mm)
+def _tell(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def propose_into(
     backend: Backend,
-    inputs: list[Path],
+    inputs: Sequence[str | Path],
     out: Path,
     structures: tuple[str, ...] | None = None,
     annotator: str | None = None,
     phases: tuple[str, ...] = PHASES,
-) -> tuple[int, list[str]]:
-    """Propose on every image of ``inputs`` (running ``phases``) and save into dataset ``out``.
-
-    Returns the number of images saved and one message per input that failed.
-    """
-    from napari_fada.data.dataset import Dataset
-
-    dataset = Dataset.open(out, annotator=annotator)
-    saved, failures = 0, []
-    for path in inputs:
-        try:
-            for frame in iter_frames(path):
-                request = ProposeRequest(
-                    phases=phases, structures=structures, pixel_spacing_mm=frame.pixel_spacing_mm
-                )
-                proposal = backend.propose(frame.image, request)
-                dataset.save(frame.record(), frame.image, proposal)
-                saved += 1
-        except FadaError as exc:
-            failures.append(f"{path}: {exc}")
-    return saved, failures
+    folder_clips: bool = False,
+) -> ProposeSummary:
+    """Propose on every image of ``inputs`` (running ``phases``) and save into dataset ``out``."""
+    expansion = expand_inputs(inputs, folder_clips=folder_clips)
+    summary = ProposeSummary(failures=[f"{f.path}: {f.error}" for f in expansion.failures])
+    dataset = Dataset.open(out, annotator=annotator, on_wait=_tell)
+    request = ProposeRequest(phases=phases, structures=structures)
+    try:
+        for item in expansion.items:
+            for outcome in propose_with(backend, item, request):
+                if outcome.error is not None or outcome.record is None:
+                    frame = "" if outcome.key[1] is None else f" frame {outcome.key[1]}"
+                    summary.failures.append(f"{outcome.key[0]}{frame}: {outcome.error}")
+                    continue
+                assert outcome.image is not None and outcome.proposal is not None
+                if dataset.save_proposal(outcome.record, outcome.image, outcome.proposal):
+                    summary.saved += 1
+                else:
+                    summary.kept_reviewed += 1
+    except WriteError as error:  # a full disk: the next images would fail the same way
+        summary.write_error = str(error)
+    return summary
 
 
 def add_propose_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +83,12 @@ def add_propose_arguments(parser: argparse.ArgumentParser) -> None:
         "--structures", nargs="+", help="structures to ask for (default: the model's routing)"
     )
     parser.add_argument("--annotator", help="name recorded in the provenance")
+    parser.add_argument(
+        "--folder-as-clip",
+        action="store_true",
+        help="read each folder as one clip, its images (all the same size) the frames in name "
+        "order (default: each image of a folder on its own, under its file name)",
+    )
 
 
 def run_propose(args: argparse.Namespace) -> int:
@@ -118,12 +97,18 @@ def run_propose(args: argparse.Namespace) -> int:
     structures = tuple(args.structures) if args.structures else None
     phases = tuple(settings.phases) if settings.phases else PHASES
     try:
-        saved, failures = propose_into(
-            backend, args.inputs, args.out, structures, args.annotator, phases
+        summary = propose_into(
+            backend, args.inputs, args.out, structures, args.annotator, phases, args.folder_as_clip
         )
     finally:
         backend.close()
-    for message in failures:
+    for message in summary.failures:
         print(f"skipped {message}", file=sys.stderr)
-    print(f"saved proposals for {saved} image(s) into {args.out}")
-    return 1 if failures else 0
+    kept = summary.kept_reviewed
+    print(
+        f"saved proposals for {summary.saved} image(s) into {args.out}"
+        + (f"; left {kept} reviewed image(s) as they were" if kept else "")
+    )
+    if summary.write_error:
+        print(f"stopped: {summary.write_error}")
+    return 1 if summary.failures or summary.write_error else 0

@@ -42,18 +42,45 @@ def phase_list(text: str) -> list[str]:
     return [p for p in PHASES if p in names]
 
 
+#: The default of the file and server options, told apart from '' (None: clear the setting).
+NOT_GIVEN = object()
+
+
+def optional_text(text: str) -> str | None:
+    """A model file, model name, URL or key given on the command line; '' (clear the setting)
+    gives None, not the current folder as ``Path('')`` would. Files are resolved once the
+    backend, and so whether the option names a file, is known."""
+    return text.strip() or None
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The model options; each defaults to the saved setting."""
     parser.add_argument("--backend", choices=available_backends(), help="model backend")
     parser.add_argument(
         "--model",
+        type=optional_text,
+        default=NOT_GIVEN,
         help="embedded: weights .pt; llama: model .gguf; transformers: checkpoint folder; "
-        "openai: the served model's name (default: the only one served)",
+        "openai: the served model's name (default: the only one served); '' clears it (the "
+        "embedded model then uses its shipped weights)",
     )
-    parser.add_argument("--mmproj", type=Path, help="llama: the vision projector (mmproj .gguf)")
-    parser.add_argument("--url", help="openai: the server's base URL, e.g. http://host:8080/v1")
     parser.add_argument(
-        "--api-key", help="openai: the server's API key (default: $NAPARI_FADA_API_KEY)"
+        "--mmproj",
+        type=optional_text,
+        default=NOT_GIVEN,
+        help="llama: the vision projector (mmproj .gguf); '' clears it",
+    )
+    parser.add_argument(
+        "--url",
+        type=optional_text,
+        default=NOT_GIVEN,
+        help="openai: the server's base URL, e.g. http://host:8080/v1",
+    )
+    parser.add_argument(
+        "--api-key",
+        type=optional_text,
+        default=NOT_GIVEN,
+        help="openai: the server's API key (default: $NAPARI_FADA_API_KEY); '' clears it",
     )
     parser.add_argument("--threads", type=positive_int, help="CPU threads")
     parser.add_argument("--n-ctx", type=positive_int, help="llama: context size in tokens")
@@ -72,16 +99,16 @@ def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Setti
     files = {f.flag: f for f in backend_files(updated.backend)}
     for flag in _FILE_FLAGS:
         value = getattr(args, flag)
-        if value is None:
+        if value is NOT_GIVEN:
             continue
         if flag not in files:
             taken = ", ".join(_option(f) for f in files) or "no files"
             raise FadaError(
                 f"{_option(flag)} is not used by the {updated.backend!r} backend: it takes {taken}."
             )
-        if files[flag].is_path:
+        if value is not None and files[flag].is_path:
             value = Path(value).expanduser().resolve()
-        setattr(updated, files[flag].setting, str(value))
+        setattr(updated, files[flag].setting, None if value is None else str(value))
     for option in _NUMBER_FLAGS:
         if getattr(args, option) is not None:
             setattr(updated, option, getattr(args, option))

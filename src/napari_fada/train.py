@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from napari_fada.augment import augment
 from napari_fada.core.metrics import expected_calibration_error
 from napari_fada.core.scan_planes import OTHER_PLANE, PLANE_NAMES
+from napari_fada.data.atomic import write_bytes_atomic
 from napari_fada.errors import Cancelled, DatasetError, ModelLoadError
 from napari_fada.head_offset import fit_head_offset
 from napari_fada.models.base import CancelToken
@@ -694,9 +696,9 @@ def _save_checkpoint(
         "generator": generator.get_state(),
         "state": state,
     }
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getvalue())  # a full disk leaves no partial file
 
 
 def _restore(

@@ -97,7 +97,7 @@ def test_propose_review_save_and_reload(make_widget, qtbot, samples_dir, image_i
     assert list(shapes.features["label"]) == ["head", "head", "CSP", "LV", "LV"]
     assert set(shapes.features["status"]) == {"proposed"}
     assert np.allclose(shapes.scale, image.scale)
-    assert widget.plane_label.text() == "Plane: BPD_PLANE (0.88)"
+    assert widget.plane_label.text() == "Plane: BPD_PLANE 0.88"
     assert "trans-thalamic" in widget.interpretation.toPlainText()
     assert "'brain'" in widget.structures.route_label.text()
 

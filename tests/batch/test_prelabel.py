@@ -7,12 +7,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from napari_fada.batch.prelabel import Progress, prelabel
-from napari_fada.batch.report import REPORT_NAME
+from napari_fada.batch.report import REPORT_NAME, RunReport, write_report
 from napari_fada.cli import main
-from napari_fada.data.dataset import Dataset
+from napari_fada.core.proposal import Annotation, Proposal
+from napari_fada.data.dataset import Dataset, make_record
+from napari_fada.data.readers import read_any
 from napari_fada.models.base import CancelToken
 from tests.batch.conftest import CLIP_FRAMES, EMBEDDED, SMALL_IMAGES
 
@@ -112,3 +115,33 @@ def test_cancel_stops_after_the_item_in_hand_and_progress_counts_every_frame(
     assert (report.interrupted, report.done, report.failed) == (True, 1, 1)
     again = prelabel([images_folder], out, EMBEDDED)
     assert (again.interrupted, again.done, again.skipped) == (False, 3, 1)
+
+
+def test_a_label_reviewed_by_another_process_during_the_run_is_never_overwritten(
+    images_folder: Path, tmp_path: Path
+):
+    out, last = tmp_path / "ds", images_folder / SMALL_IMAGES[-1]
+
+    def annotator_saves_the_last_image(progress: Progress) -> None:
+        if progress.handled == 4:  # just before the run proposes on the last image
+            image = np.asarray(read_any(last).data)
+            label = Annotation("fetal_head", box=(10, 10, 50, 40), status="accepted")
+            proposal = Proposal(image.shape[1], image.shape[0], annotations=[label])
+            Dataset.open(out).save(make_record(image, last), image, proposal)
+
+    report = prelabel([images_folder], out, EMBEDDED, on_progress=annotator_saves_the_last_image)
+    assert (report.done, report.skipped, report.failed) == (3, 1, 1)
+    _, kept = Dataset.open(out).load(last.stem) or pytest.fail("lost")
+    assert [a.status for a in kept.annotations] == ["accepted"]
+
+
+def test_two_runs_reporting_at_once_keep_both_entries(tmp_path: Path):
+    root = tmp_path / "ds"
+    Dataset.open(root)
+    first, second = RunReport(["a"], "embedded", 1), RunReport(["b"], "embedded", 1)
+    write_report(root, first)
+    write_report(root, second)  # the second run started before the first wrote again
+    first.done = 3
+    write_report(root, first)
+    runs = json.loads((root / REPORT_NAME).read_text())["runs"]
+    assert [(run["inputs"], run["done"]) for run in runs] == [(["b"], 0), (["a"], 3)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import signal
 import subprocess
@@ -12,9 +13,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from napari_fada.data.dataset import Dataset
+from napari_fada.core.proposal import Proposal
+from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.errors import DatasetError
 from tests.data.dataset_case import case_image, case_proposal, case_record
 
@@ -125,3 +128,15 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert (dataset.root / "annotations" / "scan.json").read_text() == before
     assert Dataset.open(dataset.root).load("scan")[1] == case_proposal()
+
+
+def test_dataset_files_follow_the_umask_so_a_team_can_read_them(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        dataset = Dataset.open(tmp_path / "ds")
+        image = np.zeros((10, 20), dtype=np.uint8)
+        dataset.save(make_record(image, "scan.png"), image, Proposal(20, 10))
+    finally:
+        os.umask(previous)
+    files = [p for p in (tmp_path / "ds").rglob("*") if p.is_file()]
+    assert files and {p.stat().st_mode & 0o777 for p in files} == {0o640}

@@ -44,7 +44,7 @@ def test_folder_has_every_file_of_the_layout(tmp_path):
     expected = {
         "dataset.json", "labels.json", "manifest.csv", "coco.json", "data.yaml", "planes.csv",
         "fada_finetune.jsonl", "images/scan.png", "masks/scan.png", "annotations/scan.json",
-        "labels/scan.txt", "labels-detect/scan.txt",
+        "labels/scan.txt", "labels-detect/scan.txt", ".napari-fada.lock",
     }  # fmt: skip
     assert {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} == expected
     info = json.loads((root / "dataset.json").read_text())

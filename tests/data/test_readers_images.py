@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +148,29 @@ def test_a_truncated_real_scan_raises_with_its_name(samples_dir: Path, tmp_path:
     copy.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
     with pytest.raises(ImageReadError, match=r"hc18_010_HC\.png"):
         read_any(copy)
+
+
+def _png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares its size and holds no pixels: readers must refuse it from the header."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [7000, 20000])
+def test_an_image_above_the_size_limit_is_refused_from_its_header(tmp_path: Path, side: int):
+    path = _png_header(tmp_path / "huge.png", side, side)
+    with pytest.raises(ImageReadError, match=r"huge\.png.*Downscale it"):
+        read_any(path)
+
+
+def test_a_tiff_page_above_the_size_limit_is_refused(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("napari_fada.data.image_files.MAX_PIXELS", 100)
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((20, 20), np.uint8))
+    with pytest.raises(ImageReadError, match=r"20 x 20 pixels, more than"):
+        read_any(tmp_path / "big.tif")

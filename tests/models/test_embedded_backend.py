@@ -191,6 +191,40 @@ def test_weights_that_do_not_fit_the_architecture(tiny_weights):
         EmbeddedBackend(tiny_weights)
 
 
+def _first_float_tensor_nan(payload: dict) -> None:
+    name = next(n for n, t in payload["state_dict"].items() if t.is_floating_point())
+    payload["state_dict"][name] = torch.full_like(payload["state_dict"][name], float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda p: p.update(input_size=[0, 0]), r"input size 0 x 0 is outside"),
+        (lambda p: p.update(input_size=[10**6, 10**6]), r"input size 1000000 x 1000000"),
+        (lambda p: p.update(plane_temperature=float("nan")), "not finite"),
+        (_first_float_tensor_nan, "NaN or infinite values"),
+    ],
+    ids=["size-0", "size-huge", "nan-temperature", "nan-parameters"],
+)
+def test_weights_that_would_fail_or_give_nan_are_refused(tiny_weights, damage, match):
+    payload = torch.load(tiny_weights, weights_only=True)
+    damage(payload)
+    torch.save(payload, tiny_weights)
+    with pytest.raises(ModelLoadError, match=match):
+        EmbeddedBackend(tiny_weights)
+
+
+def test_weights_that_overflow_to_nan_scores_are_refused_not_saved(tiny_weights):
+    payload = torch.load(tiny_weights, weights_only=True)
+    for name, tensor in payload["state_dict"].items():
+        if tensor.is_floating_point() and "weight" in name:
+            payload["state_dict"][name] = torch.full_like(tensor, 1e38)  # finite, but overflows
+    torch.save(payload, tiny_weights)
+    backend = EmbeddedBackend(tiny_weights)
+    with pytest.raises(ModelLoadError, match="NaN or infinite scores"):
+        backend.propose(np.full((40, 60), 128, np.uint8), ProposeRequest())
+
+
 def test_logit_offsets_are_saved_and_shrink_their_structure(shipped, samples_dir, tmp_path):
     """The shipped head offset (fitted on training images) is kept in the file, and a stronger
     one makes the head outline smaller: it moves the decision boundary of that class only."""

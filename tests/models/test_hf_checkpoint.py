@@ -6,8 +6,18 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
+from unittest.mock import MagicMock
 
-from napari_fada.models.hf_checkpoint import checkpoint_info
+import pytest
+
+from napari_fada.errors import ModelLoadError
+from napari_fada.models.hf_checkpoint import (
+    checkpoint_info,
+    load_model,
+    load_preprocessing,
+    refuse_custom_code,
+)
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -32,3 +42,35 @@ def test_a_changed_file_is_hashed_again(tmp_path: Path) -> None:
     os.utime(weights, ns=(1, 1))
     assert checkpoint_info(folder).weights_sha256 == hashlib.sha256(b"firstSECOND").hexdigest()
     assert before != checkpoint_info(folder).weights_sha256
+
+
+def test_a_folder_asking_for_its_own_code_is_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path)
+    ran = tmp_path / "ran"
+    (folder / "custom.py").write_text(f"open({str(ran)!r}, 'w').close()\n")
+    auto_map = {"AutoImageProcessor": "custom.Processor"}
+    (folder / "preprocessor_config.json").write_text(json.dumps({"auto_map": auto_map}))
+    monkeypatch.setattr("builtins.input", lambda *_: pytest.fail("asked on stdin"))
+    with pytest.raises(ModelLoadError, match=r"preprocessor_config\.json asks to run Python code"):
+        refuse_custom_code(folder)
+    assert not ran.exists()
+
+
+def test_every_load_passes_trust_remote_code_false(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transformers = pytest.importorskip("transformers")
+    calls: list[dict[str, Any]] = []
+
+    def record(_folder: Path, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return MagicMock()
+
+    for name in ("AutoTokenizer", "AutoImageProcessor", "AutoModelForImageTextToText"):
+        monkeypatch.setattr(getattr(transformers, name), "from_pretrained", record)
+    load_preprocessing(tmp_path)
+    load_model(tmp_path, "cpu", None)
+    assert len(calls) == 3
+    assert all(c["trust_remote_code"] is False and c["local_files_only"] for c in calls)

@@ -231,3 +231,14 @@ def test_out_of_memory_while_generating(
 def test_unknown_dtype(checkpoint: Path) -> None:
     with pytest.raises(ModelLoadError, match="Unknown dtype"):
         HFEngine(checkpoint, dtype="float33")
+
+
+@one_architecture
+def test_a_checkpoint_asking_for_custom_code_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    folder = _copy_without(checkpoint, tmp_path / "ckpt")
+    config = folder / "preprocessor_config.json"
+    document = json.loads(config.read_text(encoding="utf-8"))
+    document["auto_map"] = {"AutoImageProcessor": "processing.Custom"}
+    config.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="never runs a model folder's own code"):
+        HFEngine(folder)

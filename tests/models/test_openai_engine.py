@@ -278,3 +278,15 @@ def test_server_options_are_refused_by_local_backends(
     assert main(["settings", "--backend", "llama", "--api-key", "k"]) == 2
     error = capsys.readouterr().err
     assert "--api-key is not used by the 'llama' backend: it takes --model, --mmproj" in error
+
+
+def test_a_saved_api_key_is_readable_by_its_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path))
+    argv = ["settings", "--backend", "openai", "--url", "http://127.0.0.1:1/v1", "--api-key", "k"]
+    assert main(argv) == 0
+    assert "API key: (set)" in capsys.readouterr().out
+    assert (tmp_path / "settings.json").stat().st_mode & 0o077 == 0
+    assert main(["settings", "--api-key", ""]) == 0
+    assert "API key: (not set)" in capsys.readouterr().out

@@ -1,7 +1,8 @@
 """Turn the INPUT... of a pre-labelling run into work items, leaving out what is already done.
 
-An input is a file, a folder (the images directly inside it, each its own image, not a clip)
-or a glob (``'scans/**/*.dcm'``, expanded here for shells that pass it quoted). Still images
+An input is a file, a folder (the images directly inside it, each its own image, not a clip,
+unless ``folder_clips`` says each folder is one clip, its images the frames in name order) or a
+glob (``'scans/**/*.dcm'``, expanded here for shells that pass it quoted). Still images
 (PNG, JPEG, BMP) are not opened here; files that may hold several frames (TIFF, DICOM, video)
 are opened, which reads their header and first frame, to count the frames. A clip becomes
 items of up to :data:`CHUNK_FRAMES` consecutive frames, so a worker opens it once per chunk.
@@ -21,7 +22,7 @@ from pathlib import Path
 from napari_fada.data.folders import folder_images
 from napari_fada.data.image_files import PIL_SUFFIXES
 from napari_fada.data.readers import is_supported, read_any
-from napari_fada.errors import FadaError
+from napari_fada.errors import FadaError, ImageReadError
 
 #: Frames of one clip handed to a worker at once.
 CHUNK_FRAMES = 8
@@ -80,16 +81,21 @@ def _matches(pattern: str) -> list[Path] | None:
     return [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
 
 
-def _files(inputs: Sequence[str | Path], failures: list[InputFailure]) -> list[tuple[Path, bool]]:
+def _files(
+    inputs: Sequence[str | Path], failures: list[InputFailure], folder_clips: bool
+) -> list[tuple[Path, bool]]:
     """Every file the inputs name, absolute, first mention only, each with whether it was named
-    explicitly (an unsupported file named explicitly is an error; one in a folder is ignored)."""
+    explicitly (an unsupported file named explicitly is an error; one in a folder is ignored);
+    with ``folder_clips``, each folder itself."""
     found: list[tuple[Path, bool]] = []
     for given in inputs:
         matches = _matches(str(given))
         if matches is not None and not matches:
             failures.append(InputFailure(str(given), None, "the pattern matches no file"))
         for path in matches if matches is not None else [Path(given)]:
-            if path.is_dir():
+            if path.is_dir() and folder_clips:
+                found.append((path, True))
+            elif path.is_dir():
                 images = folder_images(path)
                 if not images:
                     failures.append(InputFailure(str(path), None, "the folder holds no images"))
@@ -112,24 +118,45 @@ def _chunks(path: Path, frames: Iterable[int]) -> list[WorkItem]:
     ]
 
 
-def expand_inputs(inputs: Sequence[str | Path], done: Collection[FrameKey] = ()) -> Expansion:
+def _clip_frames(folder: Path) -> int:
+    """The frames of a folder read as one clip; FadaError if its images are not one."""
+    loaded = read_any(folder)
+    if not loaded.is_stack:
+        raise ImageReadError(
+            f"{folder} is not one clip: its images differ in size (or it holds one). Propose on "
+            "it without --folder-as-clip to take each image on its own."
+        )
+    return len(loaded.data)
+
+
+def _frame_count(path: Path) -> int | None:
+    """Frames of a clip (a file, or a folder read as one), None for a still image; FadaError if
+    it cannot be opened or is of no kind we read."""
+    if path.is_dir():
+        return _clip_frames(path)
+    if not is_supported(path):
+        raise ImageReadError(
+            "not an image, DICOM or video file (PNG, JPEG, BMP, TIFF, DCM, MP4, AVI)"
+        )
+    if path.suffix.lower() in PIL_SUFFIXES:
+        return None
+    loaded = read_any(path)
+    return len(loaded.data) if loaded.is_stack else None
+
+
+def expand_inputs(
+    inputs: Sequence[str | Path], done: Collection[FrameKey] = (), folder_clips: bool = False
+) -> Expansion:
     """Work items for every frame of ``inputs`` not in ``done``, in the order given."""
     expansion = Expansion()
-    for path, explicit in _files(inputs, expansion.failures):
-        if not is_supported(path):
-            if explicit:
-                reason = "not an image, DICOM or video file (PNG, JPEG, BMP, TIFF, DCM, MP4, AVI)"
-                expansion.failures.append(InputFailure(str(path), None, reason))
+    for path, explicit in _files(inputs, expansion.failures, folder_clips):
+        if not explicit and not path.is_dir() and not is_supported(path):
+            continue  # a file of another kind in a folder
+        try:
+            n_frames = _frame_count(path)
+        except FadaError as error:
+            expansion.failures.append(InputFailure(str(path), None, str(error)))
             continue
-        if path.suffix.lower() in PIL_SUFFIXES:
-            n_frames = None
-        else:
-            try:
-                loaded = read_any(path)
-            except FadaError as error:
-                expansion.failures.append(InputFailure(str(path), None, str(error)))
-                continue
-            n_frames = len(loaded.data) if loaded.is_stack else None
         if n_frames is None:
             if (str(path), None) in done:
                 expansion.skipped += 1

@@ -17,18 +17,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from napari_fada.batch.inputs import InputFailure, expand_inputs, frame_key
 from napari_fada.batch.ordered import Submit, in_order
-from napari_fada.batch.report import RunReport, read_runs, write_report
+from napari_fada.batch.report import RunReport, write_report
 from napari_fada.batch.run_local import local_workers
 from napari_fada.batch.work import BackendSpec, FrameOutcome
 from napari_fada.core.proposal import now_iso
 from napari_fada.data.dataset import Dataset
-from napari_fada.errors import DatasetError
+from napari_fada.errors import DatasetError, WriteError
 from napari_fada.models.base import PHASES, CancelToken, ProposeRequest
 from napari_fada.models.registry import backend_options
 from napari_fada.propose import add_propose_arguments
@@ -71,17 +70,23 @@ def _workers(
             yield running
 
 
-def _checkpoint(dataset: Dataset, report: RunReport, earlier: list[dict[str, Any]]) -> None:
+def _tell(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _checkpoint(dataset: Dataset, report: RunReport) -> None:
     """Bring the run's report, coco.json, manifest.csv and the other dataset-wide files up to
     date (after a kill, :meth:`Dataset.open` does the latter). Raises DatasetError when the
     folder cannot be written; what was saved stays."""
-    write_report(dataset.root, report, earlier)
+    with dataset.writing("the run's report"):
+        write_report(dataset.root, report)
     dataset.write_aggregates()
 
 
 def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
     """Save one frame's proposal, unless it failed or its pixels are already in the dataset
-    (saved from another file, perhaps reviewed: never overwritten by a proposal)."""
+    (saved from another file, perhaps reviewed: never overwritten by a proposal, which the
+    dataset checks again at write time, in case another process saved it meanwhile)."""
     path, frame_index = outcome.key
     if outcome.error is not None or outcome.record is None:
         report.fail(InputFailure(path, frame_index, outcome.error or "no proposal"))
@@ -92,12 +97,19 @@ def _save(dataset: Dataset, outcome: FrameOutcome, report: RunReport) -> None:
     assert outcome.image is not None and outcome.proposal is not None
     started = time.perf_counter()
     try:
-        dataset.save(outcome.record, outcome.image, outcome.proposal, aggregates=False)
+        saved = dataset.save_proposal(
+            outcome.record, outcome.image, outcome.proposal, aggregates=False
+        )
+    except WriteError:
+        raise  # the disk is full or read-only: the next frames would fail the same way
     except DatasetError as error:
         report.fail(InputFailure(path, frame_index, str(error)))
         return
     finally:
         report.saving_s += time.perf_counter() - started
+    if saved is None:
+        report.skipped += 1
+        return
     report.done += 1
     if report.model_id is None and outcome.proposal.model is not None:
         report.model_id = outcome.proposal.model.model_id
@@ -133,27 +145,29 @@ def prelabel(
     progress: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
+    folder_clips: bool = False,
 ) -> RunReport:
     """Propose on every frame of ``inputs`` not yet in dataset ``out`` and save the proposals.
 
     ``scheduler`` None runs on this machine (``workers`` processes, or this one for 1); an
     address, or ``"local"`` for a new LocalCluster of ``workers`` processes, runs on Dask.
     ``progress`` shows a progress bar on stderr; ``on_progress`` is called after each item.
+    ``folder_clips`` reads each folder as one clip instead of images each on its own.
     Ctrl-C or ``cancel`` stops the run once the items being proposed are done and returns its
-    report marked ``interrupted``. The report is appended to the dataset's
-    ``prelabel_report.json`` however the run ends; a model that cannot be loaded raises
-    ModelLoadError.
+    report marked ``interrupted``; a dataset that cannot be written (full disk, no permission)
+    stops it with the reason in ``write_error``, what was saved staying intact. The report is
+    appended to the dataset's ``prelabel_report.json`` however the run ends (when it can be
+    written); a model that cannot be loaded raises ModelLoadError.
     """
     out = Path(out)
-    dataset = Dataset.open(out, annotator=annotator)
+    dataset = Dataset.open(out, annotator=annotator, on_wait=_tell)
     done = {frame_key(r.source_path, r.frame_index) for r in dataset.records() if r.source_path}
-    expansion = expand_inputs(inputs, done)
+    expansion = expand_inputs(inputs, done, folder_clips)
     workers = max(1, min(workers, len(expansion.items)))
     report = RunReport([str(p) for p in inputs], spec.name, workers, scheduler)
     report.total, report.skipped = expansion.frames, expansion.skipped
     for failure in expansion.failures:
         report.fail(failure)
-    earlier = read_runs(out)
     started, last_report, handled = time.perf_counter(), 0.0, 0
     bar = tqdm(total=expansion.frames, unit="img", desc="prelabel", disable=not progress)
     try:
@@ -174,17 +188,22 @@ def prelabel(
                         on_progress(Progress(handled, report.total, report.failed, elapsed))
                     if elapsed - last_report > CHECKPOINT_EVERY_S:
                         report.seconds = last_report = elapsed
-                        _checkpoint(dataset, report, earlier)
+                        _checkpoint(dataset, report)
                     if cancel is not None and cancel.cancelled:
                         report.interrupted = True
                         break
     except KeyboardInterrupt:
         report.interrupted = True
+    except WriteError as error:
+        report.write_error = str(error)
     finally:
         bar.close()
         report.seconds = time.perf_counter() - started
         report.finished = now_iso()
-        _checkpoint(dataset, report, earlier)
+        try:
+            _checkpoint(dataset, report)
+        except WriteError as error:  # already said if the run stopped for it
+            report.write_error = report.write_error or str(error)
     return report
 
 
@@ -240,6 +259,7 @@ def run_prelabel(args: argparse.Namespace) -> int:
         request=request,
         annotator=args.annotator,
         progress=not args.no_progress,
+        folder_clips=args.folder_as_clip,
     )
     for failure in report.failures:
         frame = "" if failure.frame_index is None else f" frame {failure.frame_index}"
@@ -247,4 +267,4 @@ def run_prelabel(args: argparse.Namespace) -> int:
     print(report.summary(args.out))
     if report.interrupted:
         return INTERRUPTED
-    return 1 if report.failed else 0
+    return 1 if report.failed or report.write_error else 0

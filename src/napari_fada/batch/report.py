@@ -1,8 +1,9 @@
 """The record of a pre-labelling run: counts, speed and every failure, kept in the dataset folder.
 
 ``prelabel_report.json`` in the dataset lists every run, newest last, so the failures of a run
-stay visible after a rerun. The dataset itself is the record of what is done; this file only
-says what happened.
+stay visible after a rerun. Each run rewrites its own entry (found by ``run_id``), so runs into
+one dataset at the same time keep each other's. The dataset itself is the record of what is
+done; this file only says what happened.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from napari_fada.batch.inputs import InputFailure
-from napari_fada.core.proposal import now_iso
-from napari_fada.data.atomic import write_json_atomic
+from napari_fada.core.proposal import new_id, now_iso
+from napari_fada.data.atomic import write_json_atomic, writing
 
 REPORT_NAME = "prelabel_report.json"
 
@@ -28,6 +29,7 @@ class RunReport:
     backend: str
     workers: int
     scheduler: str | None = None
+    run_id: str = field(default_factory=new_id)
     model_id: str | None = None
     started: str = field(default_factory=now_iso)
     finished: str | None = None
@@ -44,6 +46,8 @@ class RunReport:
     #: Seconds this process spent saving (the one writer).
     saving_s: float = 0.0
     failures: list[InputFailure] = field(default_factory=list)
+    #: Why the run stopped early because the dataset could not be written (full disk...).
+    write_error: str | None = None
 
     @property
     def images_per_s(self) -> float:
@@ -85,6 +89,8 @@ class RunReport:
         steady = self.steady_images_per_s
         if steady is not None and self.startup_s is not None:
             text += f"\n{steady:.2f} images/s after a start-up of {self.startup_s:.1f} s"
+        if self.write_error:
+            text += f"\nstopped: {self.write_error}"
         if self.failed:
             text += f"\nfailures are listed in {dataset / REPORT_NAME}"
         if self.interrupted:
@@ -101,6 +107,9 @@ def read_runs(dataset: Path) -> list[dict[str, Any]]:
     return runs if isinstance(runs, list) else []
 
 
-def write_report(dataset: Path, report: RunReport, earlier: list[dict[str, Any]]) -> None:
-    """Write ``earlier`` runs followed by ``report``, atomically."""
-    write_json_atomic(dataset / REPORT_NAME, {"runs": [*earlier, report.as_json()]})
+def write_report(dataset: Path, report: RunReport) -> None:
+    """Put ``report`` in the file (replacing its earlier version), atomically; WriteError if it
+    cannot. Call it holding the dataset's lock, so that no other run's entry is lost."""
+    with writing(dataset, "the run's report"):
+        others = [r for r in read_runs(dataset) if r.get("run_id") != report.run_id]
+        write_json_atomic(dataset / REPORT_NAME, {"runs": [*others, report.as_json()]})

@@ -4,13 +4,17 @@ in threads sharing one model for a backend that takes several requests at once (
 Worker processes are started with ``spawn`` (no torch or OpenMP state inherited through
 ``fork``), load the model once each on their first item, and ignore Ctrl-C: the main process
 catches it, cancels what has not started and lets running items finish, so nothing is left
-half-done.
+half-done. A worker exits as soon as the main process is gone, however it ended (``kill -9``
+included): a thread in each worker waits on the parent's sentinel.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,8 +39,17 @@ class _InThisProcess:
         return True
 
 
-def _ignore_interrupts() -> None:
+def _exit_with_parent() -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
+def _worker_setup() -> None:
+    """Ignore Ctrl-C (the main process handles it) and end when the main process ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
 
 
 @contextmanager
@@ -54,7 +67,7 @@ def local_workers(
         pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
+            initializer=_worker_setup,
         )
     try:
         yield (lambda item: pool.submit(propose_item, item, spec, request)), workers

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,29 @@ from napari_fada.core.proposal import ImageRecord, Proposal
 from napari_fada.errors import FadaError
 from napari_fada.models.base import Backend, ProposeRequest
 from napari_fada.models.registry import backend_thread_safe, load_backend
-from napari_fada.propose import Frame
+
+
+@dataclass
+class Frame:
+    """One image to propose on, with where it came from."""
+
+    image: np.ndarray
+    source_path: Path | None
+    pixel_spacing_mm: tuple[float, float] | None
+    clip_id: str | None = None
+    frame_index: int | None = None
+
+    def record(self) -> ImageRecord:
+        """The record this frame is saved under."""
+        from napari_fada.data.dataset import make_record
+
+        return make_record(
+            self.image,
+            self.source_path,
+            pixel_spacing_mm=self.pixel_spacing_mm,
+            clip_id=self.clip_id,
+            frame_index=self.frame_index,
+        )
 
 
 @dataclass(frozen=True)
@@ -107,14 +130,24 @@ def _propose(backend: Backend, frame: Frame, request: ProposeRequest) -> FrameOu
     return FrameOutcome(key, frame.record(), frame.image, proposal, seconds=seconds)
 
 
-def propose_item(item: WorkItem, spec: BackendSpec, request: ProposeRequest) -> list[FrameOutcome]:
-    """Propose on every frame of ``item`` with this process's instance of the model."""
-    backend, lock = loaded_backend(spec)
+def propose_with(
+    backend: Backend,
+    item: WorkItem,
+    request: ProposeRequest,
+    lock: AbstractContextManager[Any] | None = None,
+) -> list[FrameOutcome]:
+    """Propose on every frame of ``item`` with ``backend`` (used under ``lock``, if given)."""
     outcomes = []
     for frame in _frames(item):
         if isinstance(frame, FrameOutcome):
             outcomes.append(frame)
             continue
-        with lock:
+        with lock or nullcontext():
             outcomes.append(_propose(backend, frame, request))
     return outcomes
+
+
+def propose_item(item: WorkItem, spec: BackendSpec, request: ProposeRequest) -> list[FrameOutcome]:
+    """Propose on every frame of ``item`` with this process's instance of the model."""
+    backend, lock = loaded_backend(spec)
+    return propose_with(backend, item, request, lock)

@@ -73,8 +73,10 @@ def _as_number(value: Any) -> float | None:
             value = float(value)
         except ValueError:
             return None
-    if isinstance(value, (int, float)) and math.isfinite(value):
+    if isinstance(value, int) and abs(value) < 2**1023:  # float() of a longer one overflows
         return float(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     return None
 
 

@@ -8,10 +8,10 @@ The caller chooses which annotations to write (typically :meth:`Proposal.kept`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from napari_fada.core import strict_json
 from napari_fada.core.geometry import NORM, polygon_box, px_to_norm
 from napari_fada.core.proposal import Annotation, Box
 from napari_fada.core.vocabulary import (
@@ -27,7 +27,7 @@ _LIMIT = int(NORM)
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return strict_json.dumps(value, ensure_ascii=False)
 
 
 def _norm_int(value: float) -> int:

@@ -22,8 +22,9 @@ from typing import Any
 MAX_DEPTH = 64
 MAX_CANDIDATES = 32
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-_CHAT_END = re.compile(r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|\n\s*assistant\s*\n")
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+#: Where a chat turn ends: a special token, or a line "assistant" (checked by :func:`_chat_end`).
+_CHAT_END = re.compile(r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|assistant")
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _WORD = re.compile(r"[^\W\d]\w*")
@@ -36,24 +37,56 @@ _PYTHON_LITERALS = frozenset({"True", "False", "None"})
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\"}
 
 
+def _without_thoughts(text: str) -> tuple[str, bool]:
+    """``text`` less every ``<think>...</think>`` block (the first ``</think>`` after each
+    ``<think>``), and whether any held more than blanks. One pass, whatever the text."""
+    kept, thought, position = [], False, 0
+    while (start := text.find(_THINK_OPEN, position)) != -1:
+        end = text.find(_THINK_CLOSE, start + len(_THINK_OPEN))
+        if end == -1:
+            break
+        kept.append(text[position:start])
+        thought = thought or bool(text[start + len(_THINK_OPEN) : end].strip())
+        position = end + len(_THINK_CLOSE)
+    kept.append(text[position:])
+    return "".join(kept), thought
+
+
+def _chat_end(text: str) -> tuple[int, int] | None:
+    """(start, end) of the first end of a chat turn: a special token, or "assistant" alone on
+    its line, from the line break before it to the last one after it (blanks between)."""
+    for match in _CHAT_END.finditer(text):
+        if match.group() != "assistant":
+            return match.span()
+        start, end = match.start(), match.end()
+        while start > 0 and text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and text[end].isspace():
+            end += 1
+        first_break = text.find("\n", start, match.start())
+        last_break = text.rfind("\n", match.end(), end)
+        if first_break != -1 and last_break != -1:
+            return first_break, last_break + 1
+    return None
+
+
 def answer_body(text: str) -> tuple[str, list[str]]:
     """The part of a model's output that holds its first answer, and notes on what was cut."""
     notes: list[str] = []
-    thoughts = [t for t in _THINK.findall(text) if t.strip()]
-    if thoughts:
+    text, thought = _without_thoughts(text)
+    if thought:
         notes.append("skipped the model's reasoning (<think> block)")
-    text = _THINK.sub("", text)
     if "</think>" in text:
         text = text.rsplit("</think>", 1)[1]
         notes.append("skipped reasoning that ended with a stray </think>")
     if "<think>" in text:
         text = text.replace("<think>", "")
         notes.append("the <think> block was never closed: looked for the answer inside it")
-    end = _CHAT_END.search(text)
+    end = _chat_end(text)
     if end is not None:
-        if text[end.end() :].strip():
+        if text[end[1] :].strip():
             notes.append("ignored what the model generated after its first answer")
-        text = text[: end.start()]
+        text = text[: end[0]]
     fence = _FENCE.search(text)
     if fence is not None and re.search(r"[\[{]", fence.group(1)):
         text = fence.group(1)

@@ -6,13 +6,13 @@ Any backend's proposals are scored against any dataset by the same code: a datas
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from napari_fada.core import strict_json
 from napari_fada.core.biometry import reviewed_head_biometry
 from napari_fada.core.metrics import (
     detection_ap50,
@@ -113,7 +113,7 @@ class EvaluationReport:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return strict_json.dumps(self.to_dict(), indent=2)
 
     def format_table(self) -> str:
         """The figures as a plain-text table for a terminal."""

@@ -8,15 +8,18 @@ cleans up.
 from __future__ import annotations
 
 import io
-import json
 import os
-import tempfile
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from napari_fada.core import strict_json
+from napari_fada.errors import WriteError
 
 TEMP_SUFFIX = ".tmp"
 
@@ -35,10 +38,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _temp_beside(path: Path) -> tuple[int, Path]:
+    """A new temporary file next to ``path``, open for writing, with the permissions the user's
+    umask gives new files (so a team sharing a folder can read it), not ``mkstemp``'s 0600."""
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
+        except FileExistsError:
+            continue
+
+
 def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Replace ``path`` with ``data``, given whole or in chunks (large files need no copy)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, temp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.writelines([data] if isinstance(data, bytes) else data)
@@ -46,7 +60,7 @@ def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 
@@ -57,7 +71,19 @@ def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    write_text_atomic(path, json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomic(path, strict_json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+
+
+@contextmanager
+def writing(root: Path, what: str) -> Iterator[None]:
+    """Turn a failed write (read-only folder, full disk) into a WriteError that says so."""
+    try:
+        yield
+    except OSError as error:
+        raise WriteError(
+            f"Could not write {what} in {root}: {error.strerror or error}. Check that the folder "
+            "is writable and the disk has space; what was saved before is intact."
+        ) from error
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -7,6 +7,9 @@ masks/, labels.json), so :mod:`napari_fada.data.shared_layout` reads it as groun
 Every file is written atomically (:mod:`napari_fada.data.atomic`). A save writes the image's
 own files first and its annotation file last, then the aggregate files; :meth:`Dataset.open`
 rewrites stale aggregates, so a crash at any point loses at most the save in progress.
+Writes take the dataset's lock (:mod:`napari_fada.data.dataset_lock`) and first read what other
+writers saved since, so two processes saving into one folder (a pre-labelling run and an
+annotator, two runs) both keep everything they saved.
 Aggregates are rendered from per-image fragments kept in memory, so a save costs about the same
 on a dataset of thousands of images as on an empty one.
 """
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,9 @@ from napari_fada.data.atomic import (
     write_json_atomic,
     write_png_atomic,
     write_text_atomic,
+    writing,
 )
+from napari_fada.data.dataset_lock import LOCK_FILE, LOCK_TIMEOUT_S, DatasetLock
 from napari_fada.data.formats.annotation_file import (
     AnnotationFile,
     encode_annotation_file,
@@ -129,24 +135,14 @@ def _storable(image: np.ndarray, record: ImageRecord, proposal: Proposal) -> np.
     return pixels
 
 
-@contextmanager
-def _writing(root: Path, what: str) -> Iterator[None]:
-    """Turn a failed write (read-only folder, full disk) into a DatasetError that says so."""
-    try:
-        yield
-    except OSError as error:
-        raise DatasetError(
-            f"Could not write {what} in {root}: {error.strerror or error}. Check that the folder "
-            "is writable and the disk has space; what was saved before is intact."
-        ) from error
-
-
 @dataclass(frozen=True)
 class _Entry:
     """What the aggregate files need of one saved image, rendered once at save time."""
 
     record: ImageRecord
     labels: frozenset[str]
+    #: Whether a person reviewed any of its annotations (not all are "proposed").
+    reviewed: bool
     manifest: dict[str, str]
     plane: list[str] | None
     coco: CocoFragments
@@ -167,6 +163,7 @@ def _entry(stored: AnnotationFile) -> _Entry:
     return _Entry(
         record=record,
         labels=frozenset(a.label for a in proposal.annotations),
+        reviewed=any(a.status != "proposed" for a in proposal.annotations),
         manifest=manifest_row(record, proposal, stored.saved),
         plane=plane_row(record, proposal),
         coco=coco_fragments(exports["coco"]),
@@ -177,11 +174,16 @@ def _entry(stored: AnnotationFile) -> _Entry:
 class Dataset:
     """A dataset folder opened for reading and saving; use :meth:`open`."""
 
-    def __init__(self, root: Path, annotator: str | None) -> None:
+    def __init__(self, root: Path, annotator: str | None, lock: DatasetLock) -> None:
         self.root = root
         self.annotator = annotator
+        self._lock = lock
         self._entries: dict[str, _Entry] = {}
         self._by_sha: dict[str, str] = {}
+        #: (inode, mtime, size) of each annotation file as last read or written here.
+        self._seen: dict[str, tuple[int, int, int]] = {}
+        #: The lock file's write count after this object's last write (None: never wrote).
+        self._writes: int | None = None
         #: Images whose annotation file could not be read: their ids are never reused, and
         #: their manifest rows are kept as they were.
         self._unreadable: set[str] = set()
@@ -192,30 +194,62 @@ class Dataset:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, root: Path, annotator: str | None = None, create: bool = True) -> Dataset:
+    def open(
+        cls,
+        root: Path,
+        annotator: str | None = None,
+        create: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+        lock_timeout_s: float = LOCK_TIMEOUT_S,
+    ) -> Dataset:
         """Open the dataset at ``root``, creating it in a missing or empty folder if ``create``.
 
         Corrupt annotation files do not stop the others from loading: they are listed in
-        :attr:`problems` and left untouched on disk.
+        :attr:`problems` and left untouched on disk. Writes wait for other writers (``on_wait``
+        hears when one does) up to ``lock_timeout_s``, then raise DatasetError.
         """
         root = Path(root)
+        lock = DatasetLock(root, lock_timeout_s, on_wait)
         marker = root / MARKER_FILE
         if marker.is_file():
             cls._check_marker(marker)
-        elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+        else:
+            if not (root / LOCK_FILE).is_file():  # else perhaps being created: check under lock
+                cls._check_empty(root)
+            if not create:
+                raise DatasetError(f"No dataset at {root}: choose an existing dataset folder.")
+            with writing(root, "a new dataset"):
+                root.mkdir(parents=True, exist_ok=True)
+                with lock.held():
+                    if marker.is_file():  # another process created it meanwhile
+                        cls._check_marker(marker)
+                    else:
+                        cls._check_empty(root)
+                        cls._create(root)
+        dataset = cls(root, annotator, lock)
+        dataset._remove_stale_temps()
+        dataset._read_all()
+        return dataset
+
+    def _remove_stale_temps(self) -> None:
+        """Delete temporary files killed writers left; under the lock, so that no live writer's
+        file in progress is taken for one."""
+        try:
+            with self._lock.held(count=False):
+                remove_stale_temps(self.root)
+        except (OSError, DatasetError):  # read-only, or busy: a later open cleans up
+            pass
+
+    @staticmethod
+    def _check_empty(root: Path) -> None:
+        """Refuse a folder that holds something but no dataset (the lock file aside)."""
+        if root.exists() and (
+            not root.is_dir() or any(p.name != LOCK_FILE for p in root.iterdir())
+        ):
             raise DatasetError(
                 f"{root} is not a napari-fada dataset (it has no dataset.json) and is not empty: "
                 "choose an empty or new folder to save into, or an existing dataset folder."
             )
-        elif not create:
-            raise DatasetError(f"No dataset at {root}: choose an existing dataset folder.")
-        else:
-            with _writing(root, "a new dataset"):
-                cls._create(root)
-        dataset = cls(root, annotator)
-        remove_stale_temps(root)
-        dataset._read_all()
-        return dataset
 
     @staticmethod
     def _check_marker(marker: Path) -> None:
@@ -237,7 +271,6 @@ class Dataset:
 
     @staticmethod
     def _create(root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
         write_text_atomic(root / "data.yaml", data_yaml())
         write_json_atomic(root / "labels.json", labels_json())
         tool = f"napari-fada {__version__}"
@@ -248,29 +281,87 @@ class Dataset:
         manifest_path = self.root / "manifest.csv"
         rows = read_csv(manifest_path) if manifest_path.is_file() else []
         listed = {row.get("id", ""): row for row in rows}
-        files = {p.stem: p for p in sorted((self.root / "annotations").glob("*.json"))}
+        files = self._annotation_files()
         order = [*(i for i in listed if i in files), *(i for i in files if i not in listed)]
         for image_id in order:
-            try:
-                stored = read_annotation_file(files[image_id])
-            except DatasetError as error:
-                self.problems.append(str(error))
-                self._unreadable.add(image_id)
-                if image_id in listed:
-                    self._unreadable_rows[image_id] = listed[image_id]
-                continue
-            self._remember(_entry(stored))
+            self._read_one(image_id, files[image_id], listed.get(image_id))
         written = manifest_path.read_text(encoding="utf-8") if manifest_path.is_file() else ""
         if self._entries and written != self._manifest_text():
             try:
-                with _writing(self.root, "the aggregate files"):
+                with self._locked("the aggregate files"):
                     self._write_aggregates()
             except DatasetError as error:
                 self.problems.append(f"Out-of-date files were not repaired. {error}")
 
+    def _annotation_files(self) -> dict[str, tuple[Path, tuple[int, int, int]]]:
+        """Each annotation file on disk now, with its (inode, mtime, size)."""
+        files = {}
+        folder = self.root / "annotations"
+        if folder.is_dir():
+            for item in sorted(os.scandir(folder), key=lambda e: e.name):
+                if item.name.endswith(".json") and not item.name.startswith("."):
+                    info = item.stat()
+                    signature = (info.st_ino, info.st_mtime_ns, info.st_size)
+                    files[item.name[: -len(".json")]] = (Path(item.path), signature)
+        return files
+
+    def _read_one(
+        self,
+        image_id: str,
+        file: tuple[Path, tuple[int, int, int]],
+        manifest_row: dict[str, str] | None = None,
+    ) -> None:
+        path, self._seen[image_id] = file
+        try:
+            stored = read_annotation_file(path)
+        except DatasetError as error:
+            self.problems.append(str(error))
+            self._forget(image_id)
+            self._unreadable.add(image_id)
+            if manifest_row is not None:
+                self._unreadable_rows[image_id] = manifest_row
+            return
+        self._unreadable.discard(image_id)
+        self._unreadable_rows.pop(image_id, None)
+        self._remember(_entry(stored))
+
+    def _refresh(self) -> None:
+        """Read what other writers saved or replaced since this object last looked."""
+        files = self._annotation_files()
+        for image_id in [i for i in self._seen if i not in files]:
+            del self._seen[image_id]
+            self._forget(image_id)
+        for image_id, file in files.items():
+            if self._seen.get(image_id) != file[1]:
+                self._read_one(image_id, file)
+
+    def writing(self, what: str) -> AbstractContextManager[None]:
+        """Hold the dataset's lock to write ``what``, a file of one's own in the folder (a run's
+        report); a failed write raises WriteError. Not to be nested with a save."""
+        return self._locked(what)
+
+    @contextmanager
+    def _locked(self, what: str) -> Iterator[None]:
+        """Hold the dataset's lock, up to date with what others wrote; errors as writing's."""
+        with writing(self.root, what), self._lock.held() as writes:
+            if writes != self._writes:
+                self._refresh()
+            self._writes = writes + 1
+            yield
+
     def _remember(self, entry: _Entry) -> None:
+        before = self._entries.get(entry.record.image_id)
+        if before is not None and self._by_sha.get(before.record.sha256) == before.record.image_id:
+            del self._by_sha[before.record.sha256]
         self._entries[entry.record.image_id] = entry
         self._by_sha[entry.record.sha256] = entry.record.image_id
+
+    def _forget(self, image_id: str) -> None:
+        entry = self._entries.pop(image_id, None)
+        if entry is not None and self._by_sha.get(entry.record.sha256) == image_id:
+            del self._by_sha[entry.record.sha256]
+        self._unreadable.discard(image_id)
+        self._unreadable_rows.pop(image_id, None)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -312,12 +403,37 @@ class Dataset:
         ``aggregates=False`` leaves the dataset-wide files for a later :meth:`write_aggregates`
         (many saves in a row); :meth:`open` brings them up to date if that never comes.
         """
+        saved = self._save(record, image, proposal, aggregates, keep_reviewed=False)
+        assert saved is not None
+        return saved
+
+    def save_proposal(
+        self, record: ImageRecord, image: np.ndarray, proposal: Proposal, aggregates: bool = True
+    ) -> ImageRecord | None:
+        """Like :meth:`save`, but leave an image a person reviewed as it is and return None.
+
+        The check is made at write time, under the lock: an annotator's label saved by another
+        process a moment ago is never replaced by a model's proposal.
+        """
+        return self._save(record, image, proposal, aggregates, keep_reviewed=True)
+
+    def _save(
+        self,
+        record: ImageRecord,
+        image: np.ndarray,
+        proposal: Proposal,
+        aggregates: bool,
+        keep_reviewed: bool,
+    ) -> ImageRecord | None:
         pixels = _storable(image, record, proposal)
-        record = self._resolve(replace(record, sha256=record.sha256 or pixel_sha256(pixels)))
+        record = replace(record, sha256=record.sha256 or pixel_sha256(pixels))
         proposal = self._with_annotator(proposal)
-        saved_at = now_iso()
-        image_id = record.image_id
-        with _writing(self.root, f"the labels of {image_id}"):
+        with self._locked(f"the labels of {record.image_id}"):
+            record = self._resolve(record)
+            image_id = record.image_id
+            if keep_reviewed and image_id in self._entries and self._entries[image_id].reviewed:
+                return None
+            saved_at = now_iso()
             image_path = self.root / "images" / f"{image_id}.png"
             if image_id not in self._entries or not image_path.is_file():
                 write_png_atomic(image_path, pixels)
@@ -326,7 +442,10 @@ class Dataset:
             write_text_atomic(self.root / DETECT_DIR / f"{image_id}.txt", detect_labels(proposal))
             exports = _exports(record, proposal)
             document = encode_annotation_file(record, proposal, saved_at, exports)
-            write_json_atomic(self.root / "annotations" / f"{image_id}.json", document)
+            annotation_path = self.root / "annotations" / f"{image_id}.json"
+            write_json_atomic(annotation_path, document)
+            info = annotation_path.stat()
+            self._seen[image_id] = (info.st_ino, info.st_mtime_ns, info.st_size)
             self._remember(_entry(AnnotationFile(record, proposal, saved_at, exports)))
             if aggregates:
                 self._write_aggregates()
@@ -334,7 +453,7 @@ class Dataset:
 
     def write_aggregates(self) -> None:
         """Bring the dataset-wide files up to date after saves with ``aggregates=False``."""
-        with _writing(self.root, "the aggregate files"):
+        with self._locked("the aggregate files"):
             self._write_aggregates()
 
     def _resolve(self, record: ImageRecord) -> ImageRecord:

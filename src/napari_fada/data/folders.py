@@ -50,7 +50,7 @@ def peek_size(path: Path) -> tuple[int, int]:
                 return int(page.imagelength), int(page.imagewidth)
         with Image.open(path) as image:
             return image.height, image.width
-    except (OSError, ValueError, tifffile.TiffFileError) as exc:
+    except (OSError, ValueError, tifffile.TiffFileError, Image.DecompressionBombError) as exc:
         raise read_error(path, exc) from exc
 
 

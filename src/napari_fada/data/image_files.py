@@ -1,11 +1,13 @@
 """Still images (PNG, JPEG, BMP) through Pillow, and TIFF (single- or multi-page) through tifffile.
 
 Gray stays 2D, colour becomes (Y, X, 3): alpha channels are dropped. A multi-page TIFF whose
-pages share one shape is a lazy (T, Y, X[, 3]) stack read page by page.
+pages share one shape is a lazy (T, Y, X[, 3]) stack read page by page. An image (or page) of
+more than :data:`MAX_PIXELS` is refused from its header, before any pixel is decoded.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,11 @@ from napari_fada.data.read_errors import read_error
 
 PIL_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp"})
 TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
+
+#: Largest image read: 40 megapixels (8000 x 5000). Ultrasound frames are far smaller; a
+#: 20000 x 20000 image would take gigabytes and minutes to decode and propose on.
+MAX_PIXELS = 40_000_000
+_TOO_LARGE_HINT = "Downscale it (or crop it to the scan) first."
 
 #: Pillow modes that are already gray or colour arrays numpy understands as they are.
 _GRAY_MODES = frozenset({"L", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -43,12 +50,29 @@ def pil_to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+def check_size(path: Path, width: int, height: int) -> None:
+    """ImageReadError for an image of more than :data:`MAX_PIXELS`."""
+    if width * height > MAX_PIXELS:
+        raise read_error(
+            path,
+            f"it is {width} x {height} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels "
+            "napari-fada reads",
+            _TOO_LARGE_HINT,
+        )
+
+
 def read_pil_array(path: Path) -> np.ndarray:
-    """Decode a PNG/JPEG/BMP fully, raising ImageReadError if it is corrupt or truncated."""
+    """Decode a PNG/JPEG/BMP fully, raising ImageReadError if it is corrupt, truncated or too
+    large."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            return pil_to_array(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
+            with Image.open(path) as image:
+                check_size(path, *image.size)
+                image.load()
+                return pil_to_array(image)
+    except Image.DecompressionBombError as exc:
+        raise read_error(path, exc, _TOO_LARGE_HINT) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise read_error(path, exc) from exc
 
@@ -62,6 +86,8 @@ def _tiff_page(path: Path, index: int) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[index]
+            sizes = dict(zip(page.axes, page.shape, strict=True))
+            check_size(path, int(sizes.get("X", 1)), int(sizes.get("Y", 1)))
             array = page.asarray()
             if page.axes.startswith("S") and array.ndim == 3:  # planar configuration
                 array = np.moveaxis(array, 0, -1)

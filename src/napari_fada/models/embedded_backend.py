@@ -30,7 +30,7 @@ from napari_fada.core.geometry import mask_to_polygons
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.core.scan_planes import fada_label
 from napari_fada.core.vocabulary import canonical_structure
-from napari_fada.errors import ImageReadError
+from napari_fada.errors import ImageReadError, ModelLoadError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
 from napari_fada.models.embedded_preprocess import normalise, resize_gray
 from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, load_weights
@@ -137,6 +137,11 @@ class EmbeddedBackend(Backend):
             )
             probs = seg_logits.softmax(dim=1)[0].numpy()
             plane = (plane_logits[0] / self._weights.plane_temperature).softmax(dim=0).numpy()
+        if not (np.isfinite(plane).all() and np.isfinite(probs).all()):
+            raise ModelLoadError(
+                f"The embedded model {self.model_id} gave NaN or infinite scores: its weights are "
+                "damaged. Train it again or pick another weights file."
+            )
         return probs, plane
 
     def _plane_call(self, plane_probs: np.ndarray) -> PlaneCall:

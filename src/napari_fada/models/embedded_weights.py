@@ -7,18 +7,23 @@ validation metrics), so a file is self-describing and a fine-tuned file is a dro
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from napari_fada.data.atomic import write_bytes_atomic
 from napari_fada.errors import ModelLoadError
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
 
 #: Layout of the file; a reader refuses any other.
 FORMAT_VERSION = 1
+#: Input sides (pixels) a weights file may ask for: 0 or a huge size is a damaged file.
+MIN_INPUT_SIDE, MAX_INPUT_SIDE = 8, 2048
 #: The model generation (architecture + training recipe); part of the model id.
 MODEL_VERSION = "2.0"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-embedded.pt"
@@ -74,11 +79,9 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "min_plane_score": float(weights.min_plane_score),
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(Path(path), buffer.getvalue())  # a failed write leaves no partial file
 
 
 def load_weights(path: Path) -> EmbeddedWeights:
@@ -122,10 +125,41 @@ def load_weights(path: Path) -> EmbeddedWeights:
             },
             min_plane_score=float(payload.get("min_plane_score", 0.0)),
         )
-        weights.build()
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        problem = _unusable(weights)
+        if problem is None:
+            weights.build()
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
         raise ModelLoadError(
             f"{path} does not match the embedded model's architecture ({exc}). "
             "It was made by another model version; retrain with napari-fada train."
         ) from None
+    if problem is not None:
+        raise ModelLoadError(
+            f"{path} cannot be used: {problem}. It is damaged or was not made by napari-fada "
+            "train; train it again or pick another file."
+        )
     return weights
+
+
+def _unusable(weights: EmbeddedWeights) -> str | None:
+    """What makes weights that loaded unusable (a size or number no model has), or None."""
+    sides = weights.preprocess.size
+    if not all(MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE for side in sides):
+        return (
+            f"its input size {sides[0]} x {sides[1]} is outside {MIN_INPUT_SIDE}..{MAX_INPUT_SIDE}"
+            " pixels a side"
+        )
+    numbers = [weights.preprocess.mean, weights.preprocess.std, weights.plane_temperature]
+    numbers += list(weights.logit_offsets.values())
+    if not all(math.isfinite(n) for n in numbers):
+        return "its normalisation, plane temperature or logit offsets are not finite"
+    if weights.preprocess.std <= 0 or weights.plane_temperature <= 0:
+        return "its normalisation std or plane temperature is not positive"
+    broken = [
+        name
+        for name, tensor in weights.state_dict.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if broken:
+        return f"its parameters hold NaN or infinite values ({', '.join(broken[:3])})"
+    return None

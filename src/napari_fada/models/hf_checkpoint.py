@@ -3,7 +3,9 @@
 Every failure a user can meet (wrong folder, missing or corrupt files, a text-only or other
 vision-language model, not enough memory) becomes a :class:`ModelLoadError` that names the
 folder and says what to do. Nothing here touches the network: the hub is switched off for the
-process and every ``from_pretrained`` call is ``local_files_only``.
+process and every ``from_pretrained`` call is ``local_files_only``. Nor does anything run code
+shipped in the folder: every call passes ``trust_remote_code=False`` (transformers never asks on
+stdin), and a folder whose files ask for their own code (``auto_map``) is refused up front.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ QWEN_VL_TYPES: frozenset[str] = frozenset(
     {"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"}
 )
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
+#: The checkpoint's files in which an ``auto_map`` asks transformers to import the folder's code.
+_CODE_MAPS = (
+    "config.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "tokenizer_config.json",
+    "video_preprocessor_config.json",
+)
+#: Passed to every ``from_pretrained``: offline, and never the folder's own Python code.
+_SAFE_LOADING: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
 
 
 def go_offline() -> None:
@@ -62,7 +74,24 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise ModelLoadError(
             f"{folder} has no weights (*.safetensors or *.bin): download the complete checkpoint."
         )
+    refuse_custom_code(folder)
     return config
+
+
+def refuse_custom_code(folder: Path) -> None:
+    """ModelLoadError if a file of the checkpoint maps a class to Python code in the folder."""
+    for name in _CODE_MAPS:
+        path = folder / name
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # absent, or unreadable: loading it reports that
+        if isinstance(document, dict) and "auto_map" in document:
+            raise ModelLoadError(
+                f"{path} asks to run Python code shipped with the checkpoint (auto_map: "
+                f"{document['auto_map']}); napari-fada never runs a model folder's own code. "
+                "Use a checkpoint of a standard Qwen-VL architecture, such as FADA's."
+            )
 
 
 def weight_files(folder: Path) -> list[Path]:
@@ -96,7 +125,7 @@ def load_model(folder: Path, device: str, dtype: Any) -> Any:
 
     try:
         model: Any = AutoModelForImageTextToText.from_pretrained(
-            folder, local_files_only=True, dtype=dtype
+            folder, dtype=dtype, **_SAFE_LOADING
         )
         return model.to(device).eval()
     except Exception as exc:
@@ -113,8 +142,8 @@ def load_preprocessing(folder: Path) -> tuple[Any, Any]:
     from transformers import AutoImageProcessor, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **_SAFE_LOADING)
+        image_processor = AutoImageProcessor.from_pretrained(folder, **_SAFE_LOADING)
     except Exception as exc:
         raise ModelLoadError(
             f"The tokenizer or image processor in {folder} could not be loaded "

@@ -9,11 +9,11 @@ reassigned on every write; the stable identities are ``fada_image_id`` and the p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from napari_fada.core import strict_json
 from napari_fada.core.fada_format import annotation_box
 from napari_fada.core.geometry import box_area, polygon_area
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
@@ -35,7 +35,7 @@ class CocoFragments:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return strict_json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _r(value: float) -> float:

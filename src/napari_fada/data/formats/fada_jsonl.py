@@ -17,10 +17,10 @@ model's answer length, and the grid cannot hold the detail anyway.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
+from napari_fada.core import strict_json
 from napari_fada.core.fada_format import (
     classify_answer,
     detect_answer,
@@ -95,4 +95,4 @@ def finetune_samples(record: ImageRecord, proposal: Proposal) -> list[dict[str, 
 
 
 def jsonl_lines(samples: list[dict[str, Any]]) -> tuple[str, ...]:
-    return tuple(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
+    return tuple(strict_json.dumps(s, ensure_ascii=False) + "\n" for s in samples)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from napari_fada.core.proposal import Annotation
 from napari_fada.core.vocabulary import STRUCTURES, structure_id
+from napari_fada.data.importers.checks import refuse_outside
 from napari_fada.data.importers.labelled import LabelledImage, LabelReader, image_files
 from napari_fada.data.shared_layout import (
     ReferenceSample,
@@ -64,8 +65,13 @@ def _reader(sample: ReferenceSample) -> LabelReader:
 
 
 def read_label_png(folder: Path) -> list[LabelledImage]:
-    manifest = (folder / "manifest.csv").is_file()
-    samples = list(iter_reference(folder)) if manifest else _paired(folder)
+    """The folder's images and masks; DatasetError for a manifest path leading outside it."""
+    manifest = folder / "manifest.csv"
+    samples = list(iter_reference(folder)) if manifest.is_file() else _paired(folder)
+    for sample in samples:
+        for path in (sample.image_path, sample.mask_path):
+            if path is not None:  # a plane-only row has no mask
+                refuse_outside(folder, path, manifest)
     return [
         LabelledImage(
             image_id=sample.image_id,

@@ -14,6 +14,7 @@ import numpy as np
 
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.data.image_files import PIL_SUFFIXES, TIFF_SUFFIXES
+from napari_fada.data.importers.checks import checked_annotation, refuse_outside
 from napari_fada.data.pixels import to_uint8
 from napari_fada.data.readers import read_file
 from napari_fada.errors import DatasetError
@@ -49,19 +50,29 @@ class LabelledImage:
         return to_uint8(np.asarray(loaded.data))
 
     def proposal(self, width: int, height: int) -> Proposal:
-        annotations = [
-            replace(a, source=self.source, status="proposed")
-            for a in self.read_labels(width, height)
-        ]
+        """The labels as proposals, geometry clamped to the image; what was dropped or changed
+        is listed in the proposal's ``issues``."""
+        annotations, issues = [], []
+        for given in self.read_labels(width, height):
+            checked, note = checked_annotation(given, width, height)
+            if note is not None:
+                issues.append(f"import: {note}")
+            if checked is not None:
+                annotations.append(replace(checked, source=self.source, status="proposed"))
         plane = PlaneCall(self.plane, source=self.source) if self.plane else None
         model = ModelInfo(model_id=self.source, backend=IMPORT_BACKEND)
-        return Proposal(width, height, annotations=annotations, plane=plane, model=model)
+        return Proposal(
+            width, height, annotations=annotations, plane=plane, model=model, issues=issues
+        )
 
 
 def image_files(folder: Path) -> dict[str, Path]:
-    """Image files under ``folder`` (recursively) by their path relative to it, sorted."""
+    """Image files under ``folder`` (recursively) by their path relative to it, sorted.
+
+    A symbolic link that leads outside ``folder`` raises DatasetError (see :mod:`checks`)."""
     found = (p for p in sorted(folder.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES)
-    return {p.relative_to(folder).as_posix(): p for p in found if p.is_file()}
+    files = [p for p in found if p.is_file()]
+    return {p.relative_to(folder).as_posix(): refuse_outside(folder, p, folder) for p in files}
 
 
 def malformed(path: Path, what: str) -> DatasetError:

@@ -4,11 +4,13 @@ Each ``labels/<path>.txt`` holds one object a line: ``cls cx cy w h [confidence]
 ``cls x1 y1 x2 y2 ...`` for a polygon, in fractions of the image size. Class names come from a
 ``*.yaml`` with ``names`` (Ultralytics), else ``classes.txt``, else FADA's vocabulary, whose
 structure ``i`` is class ``i - 1`` as in the datasets this plugin writes. An image without a
-label file has no objects.
+label file has no objects. Classes must be whole numbers and coordinates finite; boxes are
+clamped to the image (:mod:`checks`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -16,6 +18,7 @@ import yaml
 from napari_fada.core.geometry import polygon_box
 from napari_fada.core.proposal import Annotation
 from napari_fada.core.vocabulary import STRUCTURES
+from napari_fada.data.importers.checks import whole_number
 from napari_fada.data.importers.labelled import LabelledImage, image_files, malformed
 
 YOLO_SOURCE = "yolo-import"
@@ -29,12 +32,15 @@ def is_yolo(folder: Path) -> bool:
 def _yaml_names(path: Path) -> dict[int, str] | None:
     try:
         names = yaml.safe_load(path.read_text(encoding="utf-8")).get("names")
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, RecursionError):
         return None
     if isinstance(names, list):
         return {i: str(n) for i, n in enumerate(names)}
     if isinstance(names, dict):
-        return {int(i): str(n) for i, n in names.items()}
+        numbers = {whole_number(i): str(n) for i, n in names.items()}
+        if None in numbers:
+            raise malformed(path, "the keys of names must be class numbers (0: head)")
+        return {i: n for i, n in numbers.items() if i is not None}
     return None
 
 
@@ -50,9 +56,14 @@ def class_names(folder: Path) -> dict[int, str]:
     return dict(enumerate(STRUCTURES))
 
 
-def _object(values: list[float], names: dict[int, str], width: int, height: int) -> Annotation:
-    label = names.get(int(values[0]), str(int(values[0])))
-    coords = values[1:]
+def _object(words: list[str], names: dict[int, str], width: int, height: int) -> Annotation:
+    number = whole_number(words[0])
+    if number is None:
+        raise ValueError(f"the class {words[0][:20]!r} is not a whole number")
+    label = names.get(number, str(number))
+    coords = [float(v) for v in words[1:]]
+    if not all(math.isfinite(v) for v in coords):
+        raise ValueError("a coordinate is not a finite number")
     if len(coords) in (4, 5):
         cx, cy, w, h = coords[0] * width, coords[1] * height, coords[2] * width, coords[3] * height
         score = coords[4] if len(coords) == 5 else None
@@ -67,12 +78,16 @@ def read_objects(path: Path, names: dict[int, str], width: int, height: int) -> 
     """The objects of one label file; DatasetError naming the file and line when malformed."""
     if not path.is_file():
         return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise malformed(path, f"not a text file: {error}") from error
     objects = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            objects.append(_object([float(v) for v in line.split()], names, width, height))
+            objects.append(_object(line.split(), names, width, height))
         except ValueError as error:
             raise malformed(path, f"line {number}: {error}") from error
     return objects
