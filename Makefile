@@ -28,6 +28,7 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: setup system-deps lint
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m pytest

@@ -70,7 +70,7 @@ def measure(path: Path, stream_frames: int) -> dict[str, Any]:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_fada._napari.annotator_widget import AnnotatorWidget
+    from napari_fada._napari.annotator.widget import AnnotatorWidget
     from napari_fada.models.embedded_backend import EmbeddedBackend
 
     viewer = napari.Viewer(show=False)

@@ -30,7 +30,12 @@ from machine import cpu_name, peak_rss_mib
 
 from napari_fada.core.proposal import Proposal
 from napari_fada.core.scoring import EvaluationReport, Reference, build_report
-from napari_fada.evaluate import DatasetItem, dataset_items, negative_items, propose_items
+from napari_fada.inspection.evaluate import (
+    DatasetItem,
+    dataset_items,
+    negative_items,
+    propose_items,
+)
 from napari_fada.models.base import Backend, ProposeRequest
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -54,7 +59,7 @@ Pairs = list[tuple[Proposal, Reference]]
 def holdout_ids(data: Path, spec: str) -> set[str]:
     """The ids of the held-out block, chosen by the training code itself."""
     from napari_fada.core.scan_planes import PLANE_NAMES
-    from napari_fada.train_data import HOLDOUT_SPLIT, hold_out_tail, read_dataset
+    from napari_fada.training.data import HOLDOUT_SPLIT, hold_out_tail, read_dataset
 
     source, _, count = spec.rpartition(":")
     samples = hold_out_tail(read_dataset(data, PLANE_NAMES), source, int(count))
@@ -146,7 +151,7 @@ def main() -> int:
     weights = args.weights or SHIPPED_WEIGHTS
     threads = os.cpu_count() or 1
     started = time.perf_counter()
-    backend = EmbeddedBackend(weights=weights, threads=threads)
+    backend = EmbeddedBackend(model=weights, threads=threads)
     load_s = time.perf_counter() - started
 
     held = holdout_ids(args.data, args.holdout)

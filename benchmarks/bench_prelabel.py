@@ -22,8 +22,8 @@ from machine import cpu_name
 
 from napari_fada.batch.prelabel import default_workers, prelabel, threads_per_worker
 from napari_fada.batch.work import BackendSpec
-from napari_fada.sample_files import write_cine_dicom
 from napari_fada.samples import cine_clip
+from napari_fada.samples.files import write_cine_dicom
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fetal-us-samples"
 

@@ -30,6 +30,12 @@ def train_dir() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the default settings, never the user's saved ones."""
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture
 def scripted_backend() -> ScriptedBackend:
     return ScriptedBackend()

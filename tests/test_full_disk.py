@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from napari_fada.batch.prelabel import Progress, prelabel
-from napari_fada.cli import main
+from napari_fada.commands.main import main
 from napari_fada.data.dataset import Dataset
 from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, load_weights, save_weights
 from tests.batch.conftest import EMBEDDED, images_folder  # noqa: F401 - a fixture
+from tests.inspection.test_evaluate import write_shared_layout
 from tests.scripted_backend import ScriptedBackend
-from tests.test_evaluate import write_shared_layout
 
 
 class FullDisk:
@@ -83,7 +83,7 @@ def test_evaluate_json_on_a_full_disk_is_one_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     root = write_shared_layout(tmp_path / "data")
-    monkeypatch.setattr("napari_fada.evaluate.load_backend", lambda weights: ScriptedBackend())
+    monkeypatch.setattr("napari_fada.commands.evaluate.load_model", lambda args: ScriptedBackend())
     FullDisk(monkeypatch, full=True)
     out = tmp_path / "report.json"
     assert main(["evaluate", "--data", str(root), "--split", "val", "--json", str(out)]) == 2
@@ -106,7 +106,7 @@ def test_saving_weights_on_a_full_disk_leaves_no_partial_file(
 def test_training_on_a_full_disk_leaves_no_partial_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ):
-    from tests.test_train import _saved_dataset
+    from tests.training.test_train import _saved_dataset
 
     data = _saved_dataset(tmp_path / "ds", count=6)
     FullDisk(monkeypatch, full=True)

@@ -91,8 +91,9 @@ def test_plugin_import_does_not_import_torch():
     code = (
         "import sys, time\n"
         "t = time.perf_counter()\n"
-        "import napari_fada._napari.annotator_widget, napari_fada._napari.reader_hooks\n"
-        "import napari_fada._napari.sample_hooks, napari_fada.models.registry, napari_fada.cli\n"
+        "import napari_fada._napari.annotator.widget, napari_fada._napari.hooks.reader\n"
+        "import napari_fada._napari.hooks.samples, napari_fada.models.registry\n"
+        "import napari_fada.commands.main\n"
         "print(time.perf_counter() - t, 'torch' in sys.modules, 'llama_cpp' in sys.modules)\n"
     )
     seconds, torch_loaded, llama_loaded = _run_python(code).split()

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from napari_fada.cli import main
+from napari_fada.commands.main import main
 from napari_fada.settings import Settings, settings_path
 
 
@@ -48,7 +48,7 @@ def test_model_files_are_kept_per_backend(config_dir: Path):
         "n_ctx": 4096,
     }
     assert loaded.backend_arguments("transformers") == {"model": Path("/m/fada-hf"), "threads": 2}
-    assert loaded.backend_arguments("embedded") == {"weights": Path("/w.pt"), "threads": 2}
+    assert loaded.backend_arguments("embedded") == {"model": Path("/w.pt"), "threads": 2}
     assert Settings().backend_arguments("embedded") == {}
 
 

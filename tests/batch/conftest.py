@@ -10,8 +10,8 @@ import pytest
 import tifffile
 
 from napari_fada.batch.work import BackendSpec
-from napari_fada.sample_files import write_cine_dicom
 from napari_fada.samples import SyntheticClip, cine_clip
+from napari_fada.samples.files import write_cine_dicom
 
 #: Four real 256 x 256 transperineal images: small, so the embedded model is quick on them.
 SMALL_IMAGES = ("psfhs_03744.png", "psfhs_03745.png", "psfhs_03746.png", "psfhs_03747.png")

@@ -12,7 +12,7 @@ import pytest
 
 from napari_fada.batch.prelabel import Progress, prelabel
 from napari_fada.batch.report import REPORT_NAME, RunReport, write_report
-from napari_fada.cli import main
+from napari_fada.commands.main import main
 from napari_fada.core.proposal import Annotation, Proposal
 from napari_fada.data.dataset import Dataset, make_record
 from napari_fada.data.readers import read_any

@@ -38,7 +38,7 @@ def clips(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _start(inputs: list[Path], out: Path, config: Path, workers: int = 1) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "napari_fada.cli", "prelabel", *map(str, inputs)]
+    command = [sys.executable, "-m", "napari_fada", "prelabel", *map(str, inputs)]
     return subprocess.Popen(
         [*command, "--out", str(out), "--workers", str(workers), "--no-progress"],
         stdout=subprocess.PIPE,

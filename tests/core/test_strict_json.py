@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
+from napari_fada.core.atomic import write_json_atomic
 from napari_fada.core.proposal import Annotation, Proposal
-from napari_fada.data.atomic import write_json_atomic
 from napari_fada.data.dataset import Dataset, make_record
 
 

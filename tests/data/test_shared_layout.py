@@ -118,7 +118,7 @@ def test_a_structure_its_source_does_not_label_is_not_scored(samples_dir) -> Non
     """The embedded model's Brain inside an HC18 skull is unlabelled there, not a false positive."""
     from napari_fada.core.proposal import Annotation, Proposal
     from napari_fada.core.scoring import score_image
-    from napari_fada.evaluate import dataset_items
+    from napari_fada.inspection.evaluate import dataset_items
 
     item = next(i for i in dataset_items(samples_dir) if i.image_id.startswith("hc18"))
     reference = item.reference()

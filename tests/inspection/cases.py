@@ -8,7 +8,7 @@ import numpy as np
 
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.core.scoring import Reference
-from napari_fada.evaluate import DatasetItem
+from napari_fada.inspection.evaluate import DatasetItem
 from napari_fada.inspection.per_image import Inspection
 
 WIDTH, HEIGHT = 40, 30

@@ -6,7 +6,7 @@ import pytest
 
 from napari_fada.data.dataset import Dataset
 from napari_fada.errors import DatasetError
-from napari_fada.evaluate import evaluate_proposals
+from napari_fada.inspection.evaluate import evaluate_proposals
 from napari_fada.inspection.export import export_dataset, export_report
 from tests.inspection.cases import known_set
 

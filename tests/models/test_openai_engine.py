@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_fada.cli import main
+from napari_fada.commands.main import main
 from napari_fada.core.fada_format import answer_schema
 from napari_fada.core.prompts import max_new_tokens
 from napari_fada.errors import Cancelled, ModelLoadError

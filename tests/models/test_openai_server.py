@@ -15,7 +15,7 @@ pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is 
 import jsonschema
 from PIL import Image
 
-from napari_fada.cli import main
+from napari_fada.commands.main import main
 from napari_fada.core.fada_format import answer_schema
 from napari_fada.core.vocabulary import INTERPRETATION_KEYS
 from napari_fada.data.dataset import Dataset

@@ -35,6 +35,12 @@ def test_every_backend_says_which_files_it_needs() -> None:
     assert not backend_thread_safe("llama")
 
 
+def test_the_model_has_one_name_from_the_cli_to_every_backend() -> None:
+    for name in available_backends():
+        (model,) = [f for f in backend_files(name) if f.flag == "model"]
+        assert model.argument == "model", name
+
+
 def test_missing_files_and_unknown_backends_are_clear_errors() -> None:
     with pytest.raises(ModelLoadError, match=r"needs: Model \(\.gguf\), Projector"):
         load_backend("llama")

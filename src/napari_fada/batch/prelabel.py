@@ -1,5 +1,5 @@
-"""``napari-fada prelabel``: propose on whole folders and clips, resumably, on many cores or a
-cluster, and save everything with status "proposed" for review in napari.
+"""Pre-labelling: propose on whole folders and clips, resumably, on many cores or a cluster, and
+save everything with status "proposed" for review in napari (``napari-fada prelabel``).
 
 The dataset is the record of what is done: a frame is skipped when the dataset already holds a
 record from the same file and frame (an earlier run, or an annotator), or the same pixels. So a
@@ -9,7 +9,6 @@ this process writes the dataset, in input order; workers only read files and pro
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -30,9 +29,7 @@ from napari_fada.data.dataset import Dataset
 from napari_fada.errors import DatasetError, WriteError
 from napari_fada.models.base import PHASES, CancelToken, ProposeRequest
 from napari_fada.models.registry import backend_options
-from napari_fada.propose import add_propose_arguments
 from napari_fada.settings import Settings
-from napari_fada.settings_command import apply_model_arguments, positive_int
 
 #: Items queued per worker slot, so a worker never waits for the writer to hand it work.
 QUEUED_PER_SLOT = 2
@@ -207,25 +204,6 @@ def prelabel(
     return report
 
 
-def add_prelabel_arguments(parser: argparse.ArgumentParser) -> None:
-    add_propose_arguments(parser)
-    parser.add_argument(
-        "--workers",
-        type=positive_int,
-        default=default_workers(),
-        help="model processes on this machine, or in the LocalCluster (default: one per core); "
-        "each uses --threads threads (default: cores / workers here, 1 on Dask); with "
-        "--backend openai, images in flight at once",
-    )
-    parser.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786), or 'local' for a "
-        "Dask LocalCluster of --workers processes (default: a process pool, no Dask)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
 def worker_spec(
     settings: Settings, workers: int, scheduler: str | None = None, threads: int | None = None
 ) -> BackendSpec:
@@ -244,27 +222,3 @@ def settings_request(settings: Settings, structures: Sequence[str] | None) -> Pr
         phases=tuple(settings.phases) if settings.phases else PHASES,
         structures=tuple(structures) if structures else None,
     )
-
-
-def run_prelabel(args: argparse.Namespace) -> int:
-    settings = apply_model_arguments(Settings.load(), args)
-    spec = worker_spec(settings, args.workers, args.scheduler, args.threads)
-    request = settings_request(settings, args.structures)
-    report = prelabel(
-        args.inputs,
-        args.out,
-        spec,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        request=request,
-        annotator=args.annotator,
-        progress=not args.no_progress,
-        folder_clips=args.folder_as_clip,
-    )
-    for failure in report.failures:
-        frame = "" if failure.frame_index is None else f" frame {failure.frame_index}"
-        print(f"failed: {failure.path}{frame}: {failure.error}", file=sys.stderr)
-    print(report.summary(args.out))
-    if report.interrupted:
-        return INTERRUPTED
-    return 1 if report.failed or report.write_error else 0

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from napari_fada.batch.inputs import InputFailure
+from napari_fada.core.atomic import write_json_atomic, writing
 from napari_fada.core.proposal import new_id, now_iso
-from napari_fada.data.atomic import write_json_atomic, writing
 
 REPORT_NAME = "prelabel_report.json"
 

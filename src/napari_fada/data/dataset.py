@@ -4,7 +4,7 @@
 derived from it. The folder is a superset of the shared data layout (manifest.csv, images/,
 masks/, labels.json), so :mod:`napari_fada.data.shared_layout` reads it as ground truth.
 
-Every file is written atomically (:mod:`napari_fada.data.atomic`). A save writes the image's
+Every file is written atomically (:mod:`napari_fada.core.atomic`). A save writes the image's
 own files first and its annotation file last, then the aggregate files; :meth:`Dataset.open`
 rewrites stale aggregates, so a crash at any point loses at most the save in progress.
 Writes take the dataset's lock (:mod:`napari_fada.data.dataset_lock`) and first read what other
@@ -30,14 +30,14 @@ import numpy as np
 from PIL import Image
 
 from napari_fada import __version__
-from napari_fada.core.proposal import ImageRecord, Proposal, now_iso
-from napari_fada.data.atomic import (
+from napari_fada.core.atomic import (
     remove_stale_temps,
     write_json_atomic,
     write_png_atomic,
     write_text_atomic,
     writing,
 )
+from napari_fada.core.proposal import ImageRecord, Proposal, now_iso
 from napari_fada.data.dataset_lock import LOCK_FILE, LOCK_TIMEOUT_S, DatasetLock
 from napari_fada.data.formats.annotation_file import (
     AnnotationFile,

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from napari_fada.core.atomic import write_png_atomic, write_text_atomic
 from napari_fada.core.proposal import ModelInfo, PlaneCall, Proposal
 from napari_fada.core.scoring import Reference
-from napari_fada.data.atomic import write_png_atomic, write_text_atomic
 from napari_fada.data.formats.manifest import HC_KEY
 from napari_fada.data.shared_layout import GROUND_TRUTH
 from napari_fada.inspection.error_maps import error_boxes, error_label_image, structure_errors

@@ -31,7 +31,7 @@ from napari_fada.core.scoring import (
 )
 from napari_fada.data.formats.csv_text import read_csv
 from napari_fada.errors import DatasetError
-from napari_fada.evaluate import DatasetItem, dataset_items
+from napari_fada.inspection.evaluate import DatasetItem, dataset_items
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
 
 #: An image whose mean Dice is below this, or whose plane is wrong, counts as a failure.

@@ -13,8 +13,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from napari_fada.core.atomic import write_bytes_atomic
 from napari_fada.core.metrics import plane_confusion
-from napari_fada.data.atomic import write_bytes_atomic
 from napari_fada.inspection.per_image import FAILURE_DICE, InspectionCase
 
 RELIABILITY_BINS = 10

@@ -48,10 +48,10 @@ CONTAINS: dict[str, tuple[str, ...]] = {"head": ("Brain", "CSP", "LV"), "Brain":
 
 
 class EmbeddedBackend(Backend):
-    """The plugin's own model. ``weights`` None means the file shipped with the plugin."""
+    """The plugin's own model. ``model`` (its weights file) None means the shipped file."""
 
-    def __init__(self, weights: Path | None = None, threads: int | None = None) -> None:
-        path = Path(weights) if weights is not None else SHIPPED_WEIGHTS
+    def __init__(self, model: Path | None = None, threads: int | None = None) -> None:
+        path = Path(model) if model is not None else SHIPPED_WEIGHTS
         self._weights = load_weights(path)
         self._net = self._weights.build()
         self._threads = threads or os.cpu_count() or 1

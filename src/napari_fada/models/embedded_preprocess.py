@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from napari_fada.data.pixels import to_uint8
+from napari_fada.core.pixels import to_uint8
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from napari_fada.data.atomic import write_bytes_atomic
+from napari_fada.core.atomic import write_bytes_atomic
 from napari_fada.errors import ModelLoadError
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig

@@ -21,8 +21,10 @@ class ModelFile:
     """A file or folder a backend is constructed with, or a text (a server URL, a model name,
     an API key: kind ``secret``, never shown).
 
-    ``argument`` is the constructor's keyword, ``setting`` the :class:`~napari_fada.settings.
-    Settings` field that remembers it, ``flag`` the CLI option (``--model``, ``--mmproj``).
+    ``argument`` is the constructor's keyword and ``flag`` the CLI option, the same name for
+    every backend (``model``, and ``mmproj`` for llama.cpp's projector). ``setting`` is the
+    :class:`~napari_fada.settings.Settings` field that remembers it: one per backend
+    (``weights``, ``gguf_model``, ``hf_model``), so switching backends forgets no file.
     """
 
     argument: str
@@ -57,7 +59,7 @@ _BACKENDS: dict[str, BackendEntry] = {
         "EmbeddedBackend",
         "torch",
         "Embedded default model (CPU, ships with the plugin)",
-        (ModelFile("weights", "weights", "model", "Weights (.pt)", "file", ".pt", required=False),),
+        (ModelFile("model", "weights", "model", "Weights (.pt)", "file", ".pt", required=False),),
     ),
     "llama": BackendEntry(
         "napari_fada.models.llama_backend",
@@ -127,7 +129,7 @@ def backend_thread_safe(name: str) -> bool:
 
 
 def load_backend(name: str, **settings: Any) -> Backend:
-    """Construct backend ``name`` with ``settings`` (e.g. ``weights=Path(...)``).
+    """Construct backend ``name`` with ``settings`` (e.g. ``model=Path(...)``).
 
     Raises ModelLoadError with an actionable message when the backend is unknown, a file it
     needs was not given, or the library it needs is not installed.

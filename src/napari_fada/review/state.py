@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from napari_fada.data.atomic import write_json_atomic
+from napari_fada.core.atomic import write_json_atomic
 from napari_fada.errors import DatasetError
 from napari_fada.review.queue import IMAGE_STATUSES, SORT_ORDERS, ImageStatus, SortOrder
 

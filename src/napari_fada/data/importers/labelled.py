@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_fada.core.pixels import to_uint8
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.data.image_files import PIL_SUFFIXES, TIFF_SUFFIXES
 from napari_fada.data.importers.checks import checked_annotation, refuse_outside
-from napari_fada.data.pixels import to_uint8
 from napari_fada.data.readers import read_file
 from napari_fada.errors import DatasetError
 

@@ -1,0 +1,1 @@
+"""The annotator's cine panel: propose along a whole clip, review and accept frames."""

@@ -1,0 +1,1 @@
+"""The review queue dock: a dataset's images by status, opened in the annotator."""

@@ -1,0 +1,1 @@
+"""Qt building blocks the docks share: worker threads, form rows, pickers, proposal layers."""

@@ -1,0 +1,142 @@
+"""``napari-fada train``: train or fine-tune the embedded model on dataset folders.
+
+The options are :class:`~napari_fada.training.options.TrainOptions`' fields; the work is
+:func:`~napari_fada.training.loop.train_model`, shown here as a progress bar per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from napari_fada.training.loop import train_model
+from napari_fada.training.options import TrainOptions, TrainProgress
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="dataset folders (images/, masks/, labels.json, manifest.csv)",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="weights file to write (.pt)"
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="FILE",
+        help="fine-tune from this weights file instead of training from scratch",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint <out>.ckpt of an interrupted run",
+    )
+    parser.add_argument("--epochs", type=int, default=TrainOptions.default("epochs"))
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="time budget: the schedule anneals by the clock and training ends on time",
+    )
+    parser.add_argument("--batch-size", type=int, default=TrainOptions.default("batch_size"))
+    parser.add_argument(
+        "--lr", type=float, default=TrainOptions.default("lr"), help="peak learning rate"
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=TrainOptions.default("size"),
+        help="input side in pixels for a new model (multiple of 16)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=TrainOptions.default("patience"),
+        help="stop after this many epochs without a better validation score",
+    )
+    parser.add_argument(
+        "--planes",
+        nargs="+",
+        metavar="PLANE",
+        help="the planes the model tells apart (default: the whole scan for a new model, the "
+        "file's planes with --init; naming others with --init gives it a new plane classifier)",
+    )
+    parser.add_argument(
+        "--holdout",
+        nargs="+",
+        default=[],
+        metavar="SOURCE:N",
+        help="keep the last N rows of a source dataset (manifest order) out of training as a "
+        "held-out block of whole recordings, e.g. PSFHS:150",
+    )
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=TrainOptions.default("negatives"),
+        metavar="N",
+        help="add N made-up non-ultrasound images (photos, drawings, blank frames) as the "
+        "'other' plane with no structure (and N/4 to validation)",
+    )
+    parser.add_argument("--seed", type=int, default=TrainOptions.default("seed"))
+    parser.add_argument("--threads", type=int, default=TrainOptions.default("threads"))
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=TrainOptions.default("cache_dir"),
+        help="where resized training arrays are cached",
+    )
+
+
+def options_from(args: argparse.Namespace) -> TrainOptions:
+    """The run ``args`` ask for."""
+    values = {f.name: getattr(args, f.name) for f in fields(TrainOptions)}
+    planes = tuple(values["planes"]) if values["planes"] else None
+    return TrainOptions(
+        **{
+            **values,
+            "data": tuple(values["data"]),
+            "planes": planes,
+            "holdout": tuple(values["holdout"]),
+        }
+    )
+
+
+class _TerminalProgress:
+    """The CLI's view of a run: a tqdm bar per epoch and the log lines printed."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm[Any] | None = None
+
+    def __call__(self, event: TrainProgress) -> None:
+        if event.stage == "step":
+            if self.bar is None:
+                self.bar = tqdm(total=event.steps_per_epoch, desc=f"epoch {event.epoch}")
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{event.loss:.3f}")
+            return
+        self.close()
+        print(event.message, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as ``args`` say; returns the exit code. Raises DatasetError / ModelLoadError."""
+    terminal = _TerminalProgress()
+    try:
+        result = train_model(options_from(args), terminal)
+    finally:
+        terminal.close()
+    print(f"wrote {result.out}")
+    return 0
