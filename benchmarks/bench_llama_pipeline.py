@@ -15,6 +15,11 @@ end-of-sequence ignored, no grammar), sampling as the contract says, once encodi
 prefilling its prefix once (reuse ON) and once paying both in every phase (reuse OFF). MAP is
 rules only and costs nothing here.
 
+Then decoding alone is compared with plain llama-cpp-python on the same GGUF and threads
+(``Llama.generate`` with FADA's temperature and top_p and llama-cpp-python's other defaults, on
+a text prompt as long as the engine's image prompt): tokens per second and process CPU time
+per token, best of ``--rounds`` alternating runs, so that a busy machine hurts both alike.
+
 The table and the totals are printed by the transformers benchmark's code, so both backends
 report the same figures: per phase prefill, decode and total seconds and decode tokens per
 second; per run the image encoding (with the prefix prefill), the whole pipeline, and its ratio
@@ -30,6 +35,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +63,9 @@ from tests.models.tiny_gguf import (  # noqa: E402
     write_text_model,
 )
 
-from napari_fada.core.prompts import task_prompt  # noqa: E402
+from napari_fada.core.prompts import TEMPERATURE, TOP_P, task_prompt  # noqa: E402
 from napari_fada.models.llama_engine import LlamaEngine  # noqa: E402
+from napari_fada.models.vlm_engine import GenerationSettings  # noqa: E402
 
 #: Qwen3.5-0.8B's text sizes as we know them (the transformers benchmark uses the same):
 #: 8 query heads of 256 (a quarter rotated, interleaved M-RoPE sections 11/11/10), 2 KV heads,
@@ -120,6 +127,67 @@ def build(name: str, folder: Path) -> GgufPair:
     return build_fada_08b(folder)
 
 
+@dataclass
+class Decode:
+    """Best decode rate of a few runs, and the process CPU time per token of that run."""
+
+    tokens_per_s: float = 0.0
+    cpu_ms_per_token: float = 0.0
+
+    def keep(self, tokens: int, seconds: float, cpu_s: float) -> None:
+        if seconds > 0 and tokens / seconds > self.tokens_per_s:
+            self.tokens_per_s, self.cpu_ms_per_token = tokens / seconds, 1000 * cpu_s / tokens
+
+
+def _plain_decode(llm: llama_cpp.Llama, prompt: list[int], tokens: int, best: Decode) -> None:
+    """Plain llama-cpp-python: its own sampler chain (top_k 40, min_p 0.05, then top_p and
+    the temperature), timed from the first generated token to the last."""
+    llm.reset()
+    first = cpu = 0.0
+    count = 0
+    for _ in llm.generate(prompt, temp=TEMPERATURE, top_p=TOP_P, reset=True):
+        count += 1
+        if count == 1:
+            first, cpu = time.perf_counter(), time.process_time()
+        if count == tokens:
+            break
+    best.keep(count - 1, time.perf_counter() - first, time.process_time() - cpu)
+
+
+def compare_plain(pair: GgufPair, threads: int | None, image: np.ndarray, rounds: int) -> None:
+    """Decode speed of the engine against plain llama-cpp-python on the same GGUF. The engine's
+    CPU time per token is that of a long answer less that of a one-token answer."""
+    tokens = PHASE_TOKENS["interpret"]
+    engine = LlamaEngine(pair.model, pair.mmproj, threads=threads)
+    engine.stop_at_eos = False
+    context = engine.encode_image(image)
+    text = task_prompt("interpret", STRUCTURES)
+    one_token = GenerationSettings(max_new_tokens=1)
+    settings = GenerationSettings(max_new_tokens=tokens)
+    length = engine.generate(context, text, one_token).prompt_tokens
+    plain = llama_cpp.Llama(
+        model_path=str(pair.model), n_ctx=engine.n_ctx, n_threads=engine.threads,
+        n_threads_batch=engine.threads, verbose=False,
+    )  # fmt: skip
+    words = plain.tokenize(text.encode(), add_bos=False)
+    prompt = (words * (length // len(words) + 1))[:length]
+    ours, theirs = Decode(), Decode()
+    for _ in range(rounds):
+        cpu = time.process_time()
+        generation = engine.generate(context, text, settings)
+        long_cpu = time.process_time() - cpu
+        engine.generate(context, text, one_token)
+        short_cpu = time.process_time() - cpu - long_cpu
+        ours.keep(generation.generated_tokens, generation.decode_s, long_cpu - short_cpu)
+        _plain_decode(plain, prompt, tokens, theirs)
+    print(f"  decode, {tokens} tokens after {length}, best of {rounds}: engine "
+          f"{ours.tokens_per_s:.1f} tokens/s ({ours.cpu_ms_per_token:.1f} ms CPU per token), plain "
+          f"llama-cpp-python {theirs.tokens_per_s:.1f} tokens/s ({theirs.cpu_ms_per_token:.1f} ms);"
+          f" engine / plain = {ours.tokens_per_s / theirs.tokens_per_s:.2f}")  # fmt: skip
+    plain.close()
+    engine.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["tiny", "fada-0.8b"])
@@ -127,6 +195,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="build models here, reuse them")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--rounds", type=int, default=3, help="decode comparison runs")
     args = parser.parse_args()
     image = np.asarray(Image.open(args.image).convert("L"))
     print(f"image {args.image.name} {image.shape[1]}x{image.shape[0]}, tokens {PHASE_TOKENS}")
@@ -140,6 +209,7 @@ def main() -> None:
                   f"{pair.mmproj.name} ({pair.mmproj.stat().st_size / 2**20:.0f} MiB), "
                   f"{engine.threads} threads")  # fmt: skip
             results += compare_reuse(engine, name, image)
+            compare_plain(pair, args.threads, image, args.rounds)
     if args.json:
         write_json(args.json, results)
 

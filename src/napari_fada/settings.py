@@ -28,7 +28,10 @@ def settings_path() -> Path:
 
 
 _TEXT_FIELDS = frozenset(
-    {"backend", "weights", "dataset_dir", "annotator", "gguf_model", "mmproj", "hf_model"}
+    {
+        *("backend", "weights", "dataset_dir", "annotator", "gguf_model", "mmproj", "hf_model"),
+        *("server_url", "server_model", "api_key"),
+    }
 )
 _NUMBER_FIELDS = frozenset({"threads", "n_ctx"})
 
@@ -48,8 +51,9 @@ class Settings:
     """What the user chose last time: model and its files, dataset folder and name.
 
     Model files are kept per backend (``weights`` for the embedded model, ``gguf_model`` and
-    ``mmproj`` for llama.cpp, ``hf_model`` for transformers), so switching backends loses
-    nothing. ``phases`` None means all five.
+    ``mmproj`` for llama.cpp, ``hf_model`` for transformers; ``server_url``, ``server_model``
+    and ``api_key`` for a server), so switching backends loses nothing. ``phases`` None means
+    all five. The file is written readable by its owner only.
     """
 
     backend: str = DEFAULT_BACKEND
@@ -59,6 +63,9 @@ class Settings:
     gguf_model: str | None = None
     mmproj: str | None = None
     hf_model: str | None = None
+    server_url: str | None = None
+    server_model: str | None = None
+    api_key: str | None = None
     threads: int | None = None
     n_ctx: int | None = None
     phases: list[str] | None = None
@@ -88,12 +95,12 @@ class Settings:
     def backend_arguments(self, backend: str | None = None) -> dict[str, Any]:
         """Constructor keywords of ``backend`` (default: the chosen one) from these settings.
 
-        Paths become :class:`Path`; files and options not set are left out, so the backend's
-        own defaults apply.
+        Files and folders become :class:`Path`; files and options not set are left out, so
+        the backend's own defaults apply.
         """
         backend = backend or self.backend
         arguments: dict[str, Any] = {
-            f.argument: Path(getattr(self, f.setting))
+            f.argument: Path(getattr(self, f.setting)) if f.is_path else getattr(self, f.setting)
             for f in backend_files(backend)
             if getattr(self, f.setting)
         }

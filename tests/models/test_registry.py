@@ -9,6 +9,7 @@ from napari_fada.models.registry import (
     available_backends,
     backend_files,
     backend_options,
+    backend_thread_safe,
     describe_backend,
     load_backend,
 )
@@ -25,6 +26,13 @@ def test_every_backend_says_which_files_it_needs() -> None:
     assert [f.required for f in backend_files("embedded")] == [False]
     assert backend_options("llama") == ("threads", "n_ctx")
     assert "llama.cpp" in describe_backend("llama")
+    assert [(f.argument, f.kind, f.required) for f in backend_files("openai")] == [
+        ("url", "url", True),
+        ("model", "text", False),
+        ("api_key", "secret", False),
+    ]
+    assert backend_options("openai") == () and backend_thread_safe("openai")
+    assert not backend_thread_safe("llama")
 
 
 def test_the_model_has_one_name_from_the_cli_to_every_backend() -> None:
@@ -38,5 +46,9 @@ def test_missing_files_and_unknown_backends_are_clear_errors() -> None:
         load_backend("llama")
     with pytest.raises(ModelLoadError, match="Checkpoint folder"):
         load_backend("transformers", threads=1)
+    with pytest.raises(ModelLoadError, match=r"needs: Server URL"):
+        load_backend("openai", model="fada")
+    with pytest.raises(ModelLoadError, match="not a server URL"):
+        load_backend("openai", url="localhost:8080")
     with pytest.raises(ModelLoadError, match="choose one of: embedded"):
         load_backend("no-such-backend")

@@ -1,4 +1,5 @@
-"""Run work items on this machine: in this process for one worker, else in a process pool.
+"""Run work items on this machine: in this process for one worker, else in a process pool, or
+in threads sharing one model for a backend that takes several requests at once (a server).
 
 Worker processes are started with ``spawn`` (no torch or OpenMP state inherited through
 ``fork``), load the model once each on their first item, and ignore Ctrl-C: the main process
@@ -15,13 +16,14 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from napari_fada.batch.inputs import WorkItem
 from napari_fada.batch.ordered import Submit
 from napari_fada.batch.work import BackendSpec, FrameOutcome, propose_item
 from napari_fada.models.base import ProposeRequest
+from napari_fada.models.registry import backend_thread_safe
 
 
 class _InThisProcess:
@@ -58,11 +60,15 @@ def local_workers(
     if workers <= 1:
         yield (lambda item: _InThisProcess(item, spec, request)), 1
         return
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker_setup,
-    )
+    pool: Executor
+    if backend_thread_safe(spec.name):
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="prelabel")
+    else:
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_setup,
+        )
     try:
         yield (lambda item: pool.submit(propose_item, item, spec, request)), workers
     finally:

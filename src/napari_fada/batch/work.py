@@ -2,9 +2,10 @@
 
 The same function runs in the calling process, in a local process pool and on Dask workers.
 Each process loads its model once (:func:`loaded_backend` caches it by its :class:`BackendSpec`)
-and uses it from one thread at a time, as backends require. A frame that cannot be read or
-proposed comes back as an error instead of stopping the run; only a model that cannot be loaded
-raises, since then no frame can succeed.
+and uses it from one thread at a time, as backends require (a server backend, which the registry
+marks thread-safe, from many). A frame that cannot be read or proposed comes back as an error
+instead of stopping the run; only a model that cannot be loaded raises, since then no frame can
+succeed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from napari_fada.batch.inputs import FrameKey, WorkItem
 from napari_fada.core.proposal import ImageRecord, Proposal
 from napari_fada.errors import FadaError
 from napari_fada.models.base import Backend, ProposeRequest
-from napari_fada.models.registry import load_backend
+from napari_fada.models.registry import backend_thread_safe, load_backend
 
 
 @dataclass
@@ -77,15 +78,17 @@ class FrameOutcome:
     seconds: float = 0.0
 
 
-_loaded: dict[BackendSpec, tuple[Backend, threading.Lock]] = {}
+_loaded: dict[BackendSpec, tuple[Backend, AbstractContextManager[Any]]] = {}
 _loading = threading.Lock()
 
 
-def loaded_backend(spec: BackendSpec) -> tuple[Backend, threading.Lock]:
-    """This process's instance of the model, loaded on first use, with the lock guarding it."""
+def loaded_backend(spec: BackendSpec) -> tuple[Backend, AbstractContextManager[Any]]:
+    """This process's instance of the model, loaded on first use, with the lock guarding it
+    (none for a backend that may propose from several threads at once)."""
     with _loading:
         if spec not in _loaded:
-            _loaded[spec] = (spec.load(), threading.Lock())
+            guard = nullcontext() if backend_thread_safe(spec.name) else threading.Lock()
+            _loaded[spec] = (spec.load(), guard)
         return _loaded[spec]
 
 

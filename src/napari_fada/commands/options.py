@@ -1,10 +1,11 @@
 """Options more than one command takes, defined once: the model options, what to propose on.
 
-``--backend --model --mmproj --threads --n-ctx`` (and ``--phases`` where a command runs the
-pipeline's phases) mean the same in ``propose``, ``prelabel``, ``evaluate``, ``inspect`` and
-``settings``; each falls back to the saved settings (shared with napari) for those not given.
-``--model`` is the one name of the model file or folder of every backend; its help, made from
-the registry, says what each backend takes.
+``--backend --model --mmproj --url --api-key --threads --n-ctx`` (and ``--phases`` where a
+command runs the pipeline's phases) mean the same in ``propose``, ``prelabel``, ``evaluate``,
+``inspect`` and ``settings``; each falls back to the saved settings (shared with napari) for
+those not given.
+``--model`` is the one name of the model file or folder of every backend (of the served model,
+for a server); its help, made from the registry, says what each backend takes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from napari_fada.models.base import PHASES, Backend
 from napari_fada.models.registry import available_backends, backend_files, load_backend
 from napari_fada.settings import Settings
 
-_FILE_FLAGS = ("model", "mmproj")
+_FILE_FLAGS = ("model", "mmproj", "url", "api_key")
 _NUMBER_FLAGS = ("threads", "n_ctx")
 
 
@@ -44,14 +45,15 @@ def phase_list(text: str) -> list[str]:
     return [p for p in PHASES if p in names]
 
 
-#: The default of --model and --mmproj, told apart from '' (None: clear the setting).
+#: The default of the file and server options, told apart from '' (None: clear the setting).
 NOT_GIVEN = object()
 
 
-def file_argument(text: str) -> Path | None:
-    """A model file given on the command line; '' (clear the setting) gives None, not the
-    current folder as ``Path('')`` would."""
-    return Path(text).expanduser().resolve() if text.strip() else None
+def optional_text(text: str) -> str | None:
+    """A model file, model name, URL or key given on the command line; '' (clear the setting)
+    gives None, not the current folder as ``Path('')`` would. Files are resolved once the
+    backend, and so whether the option names a file, is known."""
+    return text.strip() or None
 
 
 def _file_help(flag: str) -> str:
@@ -71,16 +73,28 @@ def add_model_arguments(parser: argparse.ArgumentParser, phases: bool = True) ->
     )
     parser.add_argument(
         "--model",
-        type=file_argument,
+        type=optional_text,
         default=NOT_GIVEN,
         help=_file_help("model") + " ('' clears it: the embedded model then uses its shipped "
         "weights)",
     )
     parser.add_argument(
         "--mmproj",
-        type=file_argument,
+        type=optional_text,
         default=NOT_GIVEN,
         help=_file_help("mmproj") + "; '' clears it",
+    )
+    parser.add_argument(
+        "--url",
+        type=optional_text,
+        default=NOT_GIVEN,
+        help=_file_help("url") + ", e.g. http://host:8080/v1",
+    )
+    parser.add_argument(
+        "--api-key",
+        type=optional_text,
+        default=NOT_GIVEN,
+        help=_file_help("api_key") + " (default: $NAPARI_FADA_API_KEY); '' clears it",
     )
     parser.add_argument("--threads", type=positive_int, help="CPU threads")
     parser.add_argument("--n-ctx", type=positive_int, help="llama: context size in tokens")
@@ -88,6 +102,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, phases: bool = True) ->
         parser.add_argument(
             "--phases", type=phase_list, help=f"comma-separated phases to run ({','.join(PHASES)})"
         )
+
+
+def _option(flag: str) -> str:
+    return "--" + flag.replace("_", "-")
 
 
 def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -99,10 +117,12 @@ def apply_model_arguments(settings: Settings, args: argparse.Namespace) -> Setti
         if value is NOT_GIVEN:
             continue
         if flag not in files:
+            taken = ", ".join(_option(f) for f in files) or "no files"
             raise FadaError(
-                f"--{flag} is not used by the {updated.backend!r} backend: it takes "
-                f"{', '.join('--' + f for f in files) or 'no files'}."
+                f"{_option(flag)} is not used by the {updated.backend!r} backend: it takes {taken}."
             )
+        if value is not None and files[flag].is_path:
+            value = Path(value).expanduser().resolve()
         setattr(updated, files[flag].setting, None if value is None else str(value))
     for option in _NUMBER_FLAGS:
         if getattr(args, option) is not None:

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=default_workers(),
         help="model processes on this machine, or in the LocalCluster (default: one per core); "
-        "each uses --threads threads (default: cores / workers here, 1 on Dask)",
+        "each uses --threads threads (default: cores / workers here, 1 on Dask); with "
+        "--backend openai, images in flight at once",
     )
     parser.add_argument(
         "--scheduler",

@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from napari_fada.commands.options import add_model_arguments, apply_model_arguments
-from napari_fada.models.registry import backend_files, describe_backend
+from napari_fada.models.registry import available_backends, backend_files, describe_backend
 from napari_fada.settings import Settings, settings_path
 
 
@@ -16,15 +16,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe(settings: Settings) -> list[str]:
-    """The settings as lines for people, the chosen backend's files marked when missing."""
+    """The settings as lines for people, the chosen backend's files marked when missing and
+    API keys shown only as "(set)"."""
+    secrets = {
+        f.setting for b in available_backends() for f in backend_files(b) if f.kind == "secret"
+    }
+
+    def shown_value(name: str) -> object:
+        value = getattr(settings, name)
+        return "(set)" if value and name in secrets else value
+
     lines = [f"backend: {settings.backend} ({describe_backend(settings.backend)})"]
     for file in backend_files(settings.backend):
         value = getattr(settings, file.setting)
-        missing = " (not found)" if value and not Path(value).exists() else ""
-        lines.append(f"  {file.label}: {value or '(not set)'}{missing}")
+        missing = " (not found)" if value and file.is_path and not Path(value).exists() else ""
+        lines.append(f"  {file.label}: {shown_value(file.setting) or '(not set)'}{missing}")
     shown = {"backend"} | {f.setting for f in backend_files(settings.backend)}
     lines += [
-        f"{f.name}: {getattr(settings, f.name)}"
+        f"{f.name}: {shown_value(f.name)}"
         for f in fields(settings)
         if f.name not in shown and getattr(settings, f.name) is not None
     ]

@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ from napari_fada.models.base import (
 )
 from napari_fada.models.embedded_preprocess import to_gray
 from napari_fada.models.vlm_engine import (
+    TOP_K,
     Generation,
     GenerationSettings,
     ImageContext,
@@ -52,6 +54,13 @@ from napari_fada.models.vlm_engine import (
 #: A segment item and a detect item of the same label whose boxes overlap at least this much
 #: are one structure instance.
 MERGE_IOU = 0.3
+#: Phases that do not need each other's answers (MAP needs interpret and classify; detect and
+#: segment need MAP), run at once on engines that take several requests at a time.
+INDEPENDENT: tuple[tuple[str, ...], ...] = (
+    ("interpret", "classify"),
+    ("map",),
+    ("detect", "segment"),
+)
 #: Progress is reported every this many generated pieces of text.
 _PROGRESS_EVERY = 8
 
@@ -96,6 +105,7 @@ def pipeline_config_sha256(engine_config_sha256: str | None, constrained: bool) 
         "prompt_version": PROMPT_VERSION,
         "temperature": TEMPERATURE,
         "top_p": TOP_P,
+        "top_k": TOP_K,
         "max_new_tokens": {p: max_new_tokens(p) for p in MODEL_PHASES},
         "image_long_side": IMAGE_LONG_SIDE,
         "constrained": constrained,
@@ -198,13 +208,15 @@ class FadaPipeline(Backend):
         started = time.perf_counter()
         if set(phases) & set(MODEL_PHASES):
             self._encode(run, resized)
-        for index, phase in enumerate(phases):
+        share = 1 / (len(phases) + 1)
+        for group in self._groups(phases):
             run.cancel.raise_if_cancelled()
-            fraction = (index + 1) / (len(phases) + 1)
-            run.progress(f"{self.model_id}: {_DOING[phase]}...", fraction)
-            phase_started = time.perf_counter()
-            self._run_phase(run, phase, fraction, 1 / (len(phases) + 1))
-            run.proposal.timings_s[phase] = time.perf_counter() - phase_started
+            asks = []
+            for phase in group:
+                fraction = (phases.index(phase) + 1) * share
+                run.progress(f"{self.model_id}: {_DOING[phase]}...", fraction)
+                asks.append((phase, fraction))
+            self._run_group(run, asks, share)
         self._finish(run)
         run.proposal.timings_s["total"] = time.perf_counter() - started
         run.progress(f"{self.model_id}: done", 1.0)
@@ -216,18 +228,46 @@ class FadaPipeline(Backend):
         run.context = self.engine.encode_image(resized)
         run.proposal.timings_s["encode"] = time.perf_counter() - started
 
-    def _run_phase(self, run: _Run, phase: str, fraction: float, share: float) -> None:
-        if phase == "map":
-            self._map(run)
-            return
-        structures: tuple[str, ...] = ()
-        if phase in ("detect", "segment"):
-            structures = self._structures(run, phase)
-            if not structures:
-                return
-        text = self._generate(run, phase, structures, fraction, share)
+    def _groups(self, phases: list[str]) -> list[list[str]]:
+        """``phases`` in runs that may go at once: alone, or by :data:`INDEPENDENT` when the
+        engine answers several requests at a time."""
+        if self.engine.parallel_requests < 2:
+            return [[phase] for phase in phases]
+        groups = [[p for p in group if p in phases] for group in INDEPENDENT]
+        return [group for group in groups if group]
+
+    def _run_group(self, run: _Run, asks: list[tuple[str, float]], share: float) -> None:
+        """Run the phases of ``asks`` (phase, progress fraction), their model calls at once
+        when there are several; answers are read in the pipeline's order."""
+        started = time.perf_counter()
+        calls: list[tuple[str, tuple[str, ...], float]] = []
+        for phase, fraction in asks:
+            if phase == "map":
+                self._map(run)
+                run.proposal.timings_s[phase] = time.perf_counter() - started
+                continue
+            structures: tuple[str, ...] = ()
+            if phase in ("detect", "segment"):
+                structures = self._structures(run, phase)
+                if not structures:
+                    run.proposal.timings_s[phase] = time.perf_counter() - started
+                    continue
+            calls.append((phase, structures, fraction))
+        if len(calls) > 1:
+            with ThreadPoolExecutor(len(calls), thread_name_prefix="fada-phase") as pool:
+                futures = [pool.submit(self._generate, run, *call, share) for call in calls]
+                generations = [future.result() for future in futures]
+        else:
+            generations = [self._generate(run, *call, share) for call in calls]
+        for (phase, _, _), generation in zip(calls, generations, strict=True):
+            self._read(run, phase, generation)
+            run.proposal.timings_s[phase] = time.perf_counter() - started
+
+    def _read(self, run: _Run, phase: str, generation: Generation) -> None:
+        self.last_generations[phase] = generation
+        run.proposal.raw_answers[phase] = generation.text
         width, height = run.proposal.width, run.proposal.height
-        parsed = parse_answer(text, phase, width, height, self.model_id)
+        parsed = parse_answer(generation.text, phase, width, height, self.model_id)
         run.proposal.issues += [f"{phase}: {issue}" for issue in parsed.issues]
         self._keep(run, phase, parsed)
 
@@ -264,7 +304,7 @@ class FadaPipeline(Backend):
 
     def _generate(
         self, run: _Run, phase: str, structures: tuple[str, ...], fraction: float, share: float
-    ) -> str:
+    ) -> Generation:
         assert run.context is not None
         settings = GenerationSettings(
             max_new_tokens=max_new_tokens(phase),
@@ -280,9 +320,7 @@ class FadaPipeline(Backend):
         )
         if generation.stopped_by_callback or run.cancel.cancelled:
             raise Cancelled(f"cancelled by the user during the {phase} phase")
-        self.last_generations[phase] = generation
-        run.proposal.raw_answers[phase] = generation.text
-        return generation.text
+        return generation
 
     def _on_text(
         self, run: _Run, phase: str, fraction: float, share: float, limit: int

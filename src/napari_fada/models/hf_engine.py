@@ -204,7 +204,12 @@ class HFEngine(VisionLanguageEngine):
             "pad_token_id": self.tokenizer.pad_token_id or self._eos_ids[0],
         }
         if settings.temperature > 0:
-            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+            options.update(
+                do_sample=True,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                top_k=settings.top_k,
+            )
         else:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if not self.stop_at_eos:

@@ -303,13 +303,19 @@ class LlamaEngine(VisionLanguageEngine):
         return self._llama.tokenize(text.encode(), add_bos=False, special=True)
 
     def _sampler(self, settings: GenerationSettings) -> LlamaSampler:
+        """transformers' order: top_k, temperature, then top_p on the sharpened distribution.
+
+        llama.cpp's own order (top_p before the temperature) sorts the whole 248k vocabulary
+        whenever the model is unsure, which cost a quarter of the decode time on 2 cores.
+        """
         sampler = LlamaSampler()
         if settings.json_schema is not None:
             grammar = LlamaGrammar.from_json_schema(json.dumps(settings.json_schema), False)
             sampler.add_grammar(self._llama._model, grammar)
         if settings.temperature > 0:
-            sampler.add_top_p(settings.top_p, 1)
+            sampler.add_top_k(settings.top_k)
             sampler.add_temp(settings.temperature)
+            sampler.add_top_p(settings.top_p, 1)
             sampler.add_dist(settings.seed)
         else:
             sampler.add_greedy()

@@ -18,7 +18,8 @@ from napari_fada.models.base import Backend
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A file or folder a backend is constructed with.
+    """A file or folder a backend is constructed with, or a text (a server URL, a model name,
+    an API key: kind ``secret``, never shown).
 
     ``argument`` is the constructor's keyword and ``flag`` the CLI option, the same name for
     every backend (``model``, and ``mmproj`` for llama.cpp's projector). ``setting`` is the
@@ -30,9 +31,13 @@ class ModelFile:
     setting: str
     flag: str
     label: str
-    kind: Literal["file", "folder"]
+    kind: Literal["file", "folder", "url", "text", "secret"]
     suffix: str = ""
     required: bool = True
+
+    @property
+    def is_path(self) -> bool:
+        return self.kind in ("file", "folder")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class BackendEntry:
     files: tuple[ModelFile, ...]
     #: Numeric constructor options this backend takes (``threads``, ``n_ctx``).
     options: tuple[str, ...] = ("threads",)
+    #: One instance may propose from several threads at once (a remote server).
+    thread_safe: bool = False
 
 
 _BACKENDS: dict[str, BackendEntry] = {
@@ -71,6 +78,19 @@ _BACKENDS: dict[str, BackendEntry] = {
         "transformers",
         "FADA or another Qwen-VL checkpoint folder through transformers",
         (ModelFile("model", "hf_model", "model", "Checkpoint folder", "folder"),),
+    ),
+    "openai": BackendEntry(
+        "napari_fada.models.openai_backend",
+        "OpenAIBackend",
+        "napari-fada",
+        "FADA on an OpenAI-compatible server (vLLM, llama-server) at a URL",
+        (
+            ModelFile("url", "server_url", "url", "Server URL", "url"),
+            ModelFile("model", "server_model", "model", "Model name", "text", required=False),
+            ModelFile("api_key", "api_key", "api_key", "API key", "secret", required=False),
+        ),
+        options=(),
+        thread_safe=True,
     ),
 }
 
@@ -101,6 +121,11 @@ def backend_files(name: str) -> tuple[ModelFile, ...]:
 
 def backend_options(name: str) -> tuple[str, ...]:
     return _entry(name).options
+
+
+def backend_thread_safe(name: str) -> bool:
+    """Whether one instance of backend ``name`` may propose from several threads at once."""
+    return _entry(name).thread_safe
 
 
 def load_backend(name: str, **settings: Any) -> Backend:

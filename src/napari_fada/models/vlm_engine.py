@@ -57,13 +57,23 @@ class ImageContext:
     state: Any
 
 
+#: transformers samples from the 50 likeliest tokens unless told otherwise, so FADA's answers
+#: came that way; every engine does the same (and llama.cpp then never sorts a whole vocabulary).
+TOP_K = 50
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Sampling per fada-contract.md: temperature 0.1, top_p 0.95."""
+    """Sampling per fada-contract.md: temperature 0.1, top_p 0.95; transformers' top_k 50.
+
+    As in transformers, the temperature applies before top_p: the nucleus is taken from the
+    sharpened distribution.
+    """
 
     max_new_tokens: int = 1024
     temperature: float = 0.1
     top_p: float = 0.95
+    top_k: int = TOP_K
     seed: int = 0
     json_schema: dict[str, Any] | None = None
 
@@ -72,6 +82,9 @@ class VisionLanguageEngine(abc.ABC):
     """A chat VLM that answers a text prompt about one image (Qwen-VL ChatML conventions)."""
 
     info: ModelInfo
+    #: How many :meth:`generate` calls may run at once from different threads (a server answers
+    #: several requests in flight; a local model answers one at a time).
+    parallel_requests: int = 1
 
     @abc.abstractmethod
     def encode_image(self, image: np.ndarray) -> ImageContext:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QLineEdit
 
 from napari_fada._napari.annotator.widget import AnnotatorWidget
 from napari_fada._napari.hooks.source import ImageSource
@@ -49,9 +50,13 @@ def test_picker_shows_only_what_the_backend_needs(qtbot) -> None:
     assert "llama.cpp" in picker.description.text()
     picker.backend_combo.setCurrentText("transformers")
     assert shown_rows(picker) == ["hf_model"] and picker.n_ctx_row.isHidden()
+    picker.backend_combo.setCurrentText("openai")
+    assert shown_rows(picker) == ["server_url", "server_model", "api_key"]
+    assert picker.threads_row.isHidden() and picker.rows["server_url"].browse_button.isHidden()
+    assert picker.rows["api_key"].edit.echoMode() == QLineEdit.EchoMode.Password
     picker.phase_boxes["interpret"].setChecked(False)
     assert picker.phases() == ("classify", "map", "detect", "segment")
-    assert changes == ["model", "model", "phases"]
+    assert changes == ["model", "model", "model", "phases"]
 
 
 def test_picker_round_trips_settings(qtbot) -> None:

@@ -1,7 +1,8 @@
 """The model picker: backend, the files it needs, threads, context size, phases, Load.
 
 Only the fields of the chosen backend are shown (embedded: optional weights; llama: model and
-mmproj .gguf; transformers: a checkpoint folder), as the registry describes them. Values are read
+mmproj .gguf; transformers: a checkpoint folder; openai: server URL, model name and API key), as
+the registry describes them. Values are read
 from and written to :class:`~napari_fada.settings.Settings`; loading is the widget's job.
 """
 
@@ -34,16 +35,23 @@ from napari_fada.settings import Settings
 _AUTO = 0
 
 
+_PLACEHOLDERS = {"url": "http://host:8080/v1", "text": "the only one served", "secret": "none"}
+
+
 class _PathRow(QWidget):
-    """Label, path field and Browse button for one :class:`ModelFile`."""
+    """Label, field and (for files and folders) Browse button for one :class:`ModelFile`;
+    an API key is typed hidden."""
 
     def __init__(self, file: ModelFile) -> None:
         super().__init__()
         self.file = file
         self.edit = QLineEdit()
         optional = "" if file.required else " (optional)"
-        self.edit.setPlaceholderText(f"{file.kind}{optional}")
+        self.edit.setPlaceholderText(f"{_PLACEHOLDERS.get(file.kind, file.kind)}{optional}")
+        if file.kind == "secret":
+            self.edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.browse_button = QPushButton("Browse...")
+        self.browse_button.setVisible(file.is_path)
         self.browse_button.clicked.connect(lambda *_: self.browse())
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -96,6 +104,7 @@ class ModelPicker(QWidget):
                 self._rows_of.setdefault(backend, []).append(row)
         self.threads = _spin_box(256, 1)
         self.n_ctx = _spin_box(262_144, 1024)
+        self.threads_row = self._labelled("Threads", self.threads)
         self.n_ctx_row = self._labelled("Context (tokens)", self.n_ctx)
         self.phase_boxes = {phase: QCheckBox(phase) for phase in PHASES}
         for box in self.phase_boxes.values():
@@ -127,7 +136,7 @@ class ModelPicker(QWidget):
         layout.addWidget(self.description)
         for row in self.rows.values():
             layout.addWidget(row)
-        layout.addWidget(self._labelled("Threads", self.threads))
+        layout.addWidget(self.threads_row)
         layout.addWidget(self.n_ctx_row)
         phases = QHBoxLayout()
         phases.addWidget(QLabel("Phases"))
@@ -149,6 +158,7 @@ class ModelPicker(QWidget):
             row.setVisible(row in shown)
         known = name in self._backends
         self.description.setText(describe_backend(name) if known else "")
+        self.threads_row.setVisible(known and "threads" in backend_options(name))
         self.n_ctx_row.setVisible(known and "n_ctx" in backend_options(name))
 
     def phases(self) -> tuple[str, ...]:
