@@ -63,6 +63,24 @@ def _wait_for_reader(gate: Path, child: subprocess.Popen[str]) -> int:
         assert child.returncode is None, child.communicate()
 
 
+def _wait_until_delivered(pid: int, stop: signal.Signals) -> None:
+    """Wait until no thread of ``pid`` has ``stop`` pending any more: the signal has reached the
+    run (its handler's flag is set), whichever thread the system handed it to."""
+    bit = 1 << (int(stop) - 1)
+    deadline = time.monotonic() + 300  # an upper bound, not a timing
+    while True:
+        pending = 0
+        for status in Path(f"/proc/{pid}").glob("task/*/status"):
+            with contextlib.suppress(OSError):
+                for line in status.read_text().splitlines():
+                    if line.startswith(("SigPnd:", "ShdPnd:")):
+                        pending |= int(line.split()[1], 16)
+        if not pending & bit:
+            return
+        assert time.monotonic() < deadline, "the signal was never delivered"
+        time.sleep(0.01)  # polling the kernel's pending set
+
+
 def _saved(out: Path) -> list[Path]:
     folder = out / "annotations"
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
@@ -80,9 +98,12 @@ def test_a_stopped_run_resumes_without_redoing_saved_frames(
     writer = _wait_for_reader(gate, child)
     try:
         child.send_signal(stop)
+        if stop == signal.SIGINT:
+            _wait_until_delivered(child.pid, stop)
     finally:
         # End of file for the reader: a SIGINT that the system handed to another thread of
-        # the run (a model thread) takes effect once its main thread is back from the read.
+        # the run (a model thread) takes effect once its main thread is back from the read;
+        # it was delivered first, so the read's end cannot win the race.
         os.close(writer)
     stdout, stderr = child.communicate(timeout=120)
     if stop == signal.SIGINT:
