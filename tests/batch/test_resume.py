@@ -37,6 +37,13 @@ def clips(tmp_path: Path) -> tuple[Path, Path]:
     return paths
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C does what it does in a terminal. A test run
+    started in the background of a non-interactive shell ignores SIGINT, and a program
+    inherits that, so the run would never be interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(inputs: list[Path], out: Path, config: Path, workers: int = 1) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "napari_fada", "prelabel", *map(str, inputs)]
     return subprocess.Popen(
@@ -45,6 +52,7 @@ def _start(inputs: list[Path], out: Path, config: Path, workers: int = 1) -> sub
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NAPARI_FADA_CONFIG_DIR": str(config)},
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
 
 
