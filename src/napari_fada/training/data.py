@@ -203,7 +203,9 @@ def _load_sample(
     reference: ReferenceSample, structures: Sequence[str], size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image and class mask at model size (2, H, W), annotated flags (classes,))."""
-    image, mask = reference.image, reference.mask
+    image = reference.image
+    # A plane-only sample's mask is all background: no second read of the image for its size.
+    mask = reference.mask if reference.has_mask else np.zeros(image.shape[:2], dtype=np.uint8)
     if mask.ndim != 2:
         raise DatasetError(f"{reference.mask_path} is not a single-channel label image")
     if image.shape[:2] != mask.shape:
