@@ -26,6 +26,7 @@ from napari_fada._napari.cine.panel import CinePanel
 from napari_fada._napari.hooks.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.widgets.proposal_layers import add_proposal_layers
 from napari_fada._napari.widgets.propose_worker import ProposeJob, start_load, start_propose
+from napari_fada._napari.widgets.wheel_guard import guard_wheel
 from napari_fada.core.biometry import KEPT, reviewed_head_biometry
 from napari_fada.core.geometry import box_iou
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
@@ -90,6 +91,7 @@ class AnnotatorWidget(AnnotatorPanel):
         bind_review_keys(napari_viewer, self)
         self.cine = CinePanel(self)
         layout.addWidget(self.cine)
+        guard_wheel(self)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
         connections = (

@@ -67,6 +67,8 @@ class CinePanel(CineControls):
         for key, (method, _) in CINE_KEYS.items():
             viewer.bind_key(key, lambda _v, m=method: getattr(self, m)(), overwrite=True)
         viewer.dims.events.current_step.connect(on_step)
+        on_inserted = self._on_layer_inserted
+        viewer.layers.events.inserted.connect(on_inserted)
 
         def detach() -> None:
             """The panel is gone: no key or viewer callback may reach it any more."""
@@ -75,6 +77,7 @@ class CinePanel(CineControls):
             for key in CINE_KEYS:
                 viewer.bind_key(key, None)
             viewer.dims.events.current_step.disconnect(on_step)
+            viewer.layers.events.inserted.disconnect(on_inserted)
 
         self.destroyed.connect(detach)
 
@@ -94,6 +97,11 @@ class CinePanel(CineControls):
         self.best_list.itemActivated.connect(self._on_best_activated)
 
     # -- the clip ----------------------------------------------------------------------------
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        """A clip opened: the folded Cine section opens for it."""
+        if isinstance(event.value, Image) and is_stack(event.value) and not self.isExpanded():
+            self.expand(animate=False)
 
     def _stack_layer(self) -> Image | None:
         layer = self.widget.image_layer()
