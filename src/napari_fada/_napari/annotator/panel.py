@@ -59,6 +59,7 @@ class AnnotatorPanel(QWidget):
         self.plane_label = FixedLines("Plane: -", lines=1)
         self.interpretation = QPlainTextEdit()
         self.interpretation.setMaximumHeight(120)
+        self.interpretation.setPlaceholderText("no interpretation")
         self.issues = QPlainTextEdit()
         self.issues.setMaximumHeight(70)
         self.raw_answers = QPlainTextEdit()

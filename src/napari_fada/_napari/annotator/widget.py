@@ -250,7 +250,10 @@ class AnnotatorWidget(AnnotatorPanel):
         if self.session is not None:
             proposal = _keep_decisions(self.session.to_proposal(self.annotator), proposal)
         self._show_proposal(proposal)
-        self.status.setText(f"{len(proposal.annotations)} proposals from {proposal.model.model_id}")
+        count = len(proposal.annotations)
+        self.status.setText(
+            f"{count} proposal{'' if count == 1 else 's'} from {proposal.model.model_id}"
+        )
 
     def _on_propose_failed(self, error: BaseException) -> None:
         self._finish_job()
@@ -279,6 +282,8 @@ class AnnotatorWidget(AnnotatorPanel):
             name=layer.name,
         )
         self.plane_label.setText("Plane: -")
+        self.plane_combo.setCurrentIndex(-1)
+        self.structures.clear_route()
         self.interpretation.clear()
         self.issues.clear()
         self.raw_answers.clear()
@@ -313,10 +318,16 @@ class AnnotatorWidget(AnnotatorPanel):
                 self.plane_combo.addItem(plane.label)
             self.plane_combo.setCurrentText(plane.label)
         if plane or proposal.interpretation:
+            routing = self.backend.route if self.backend is not None else route
             self.structures.show_route(
-                route(plane.label if plane else None, proposal.interpretation)
+                routing(plane.label if plane else None, proposal.interpretation)
             )
-        self.interpretation.setPlainText(json.dumps(proposal.interpretation or {}, indent=1))
+        else:
+            self.structures.clear_route()
+        interpretation = proposal.interpretation
+        self.interpretation.setPlainText(
+            json.dumps(interpretation, indent=1) if interpretation else ""
+        )
         self.issues.setPlainText("\n".join(proposal.issues))
         self.show_raw_answers(proposal.raw_answers, proposal.timings_s)
         self._show_biometry()
@@ -405,6 +416,9 @@ class AnnotatorWidget(AnnotatorPanel):
     def set_plane(self) -> None:
         """Confirm or correct the plane class with the one chosen in the combo box."""
         if self.session is None:
+            return
+        if not self.plane_combo.currentText():
+            self.status.setText("Choose the plane class first.")
             return
         self.session.set_plane(self.plane_combo.currentText())
         plane = self.session.plane

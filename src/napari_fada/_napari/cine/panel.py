@@ -336,10 +336,11 @@ class CinePanel(CineControls):
         self._show_plane_over_time()
 
     def _show_plane_over_time(self) -> None:
-        frame = self._frame_in_view()
+        """The plane calls of the frame the slider is on (numbered as napari's slider numbers
+        it), even when the annotator has not caught up with the step yet."""
         if self.clip is None or self.layer is None or not is_stack(self.layer):
             return
-        frame = int(self.viewer.dims.current_step[0]) if frame is None else frame
+        frame = int(self.viewer.dims.current_step[0])
         if not 0 <= frame < self.clip.n_frames:
             return
         call, own = self.clip.plane_calls()[frame], self.clip.raw(frame)
@@ -369,7 +370,7 @@ class CinePanel(CineControls):
         plane = self.best_plane.currentText()
         if not plane:
             return
-        ranking = self.clip.ranking(plane, self.widget.structures.structures())
+        ranking = self.clip.ranking(plane, self._wanted(plane))
         self.best = [r.frame for r in ranking]
         self.best_list.clear()
         for r in ranking[:BEST_SHOWN]:
@@ -380,6 +381,15 @@ class CinePanel(CineControls):
             )
             item.setData(Qt.ItemDataRole.UserRole, r.frame)
             self.best_list.addItem(item)
+
+    def _wanted(self, plane: str) -> tuple[str, ...] | None:
+        """The structures a best frame of ``plane`` should show, in the model's names: those
+        picked by hand, else those the model routes to (FADA's when no model is loaded)."""
+        picked = self.widget.structures.structures()
+        backend = self.widget.backend
+        if picked is not None or backend is None:
+            return picked
+        return backend.route(plane).detect
 
     def _on_best_activated(self, item: QListWidgetItem) -> None:
         self.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))
