@@ -77,6 +77,8 @@ def test_propose_and_accept_stay_put_when_texts_grow(docked: AnnotatorWidget) ->
     docked.plane_label.setText(long)
     assert places() == before
     assert docked.status.toolTip() == long  # the elided rest can still be read
+    for label, lines in ((docked.status, 2), (docked.plane_label, 1)):  # in napari's font
+        assert label.height() >= lines * label.fontMetrics().lineSpacing()
 
 
 def wheel(widget: QWidget, steps: int = -1) -> None:

@@ -7,7 +7,7 @@ under it down the dock.
 
 from __future__ import annotations
 
-from qtpy.QtCore import QSize
+from qtpy.QtCore import QEvent, QSize
 from qtpy.QtWidgets import QWidget
 from superqt import QCollapsible, QElidingLabel
 
@@ -28,9 +28,23 @@ class FixedLines(QElidingLabel):
 
     def __init__(self, text: str = "", lines: int = 2) -> None:
         super().__init__()
+        self._lines = lines
         self.setWordWrap(True)
-        self.setFixedHeight(lines * self.fontMetrics().height())
+        self._fit()
         self.setText(text)
+
+    def _fit(self) -> None:
+        """The height of its lines in the font it has now (napari's style sheet changes it);
+        a little more, so that the last line's descenders and underscores show."""
+        self.setFixedHeight(self._lines * self.fontMetrics().lineSpacing() + 2)
+
+    def changeEvent(self, event: QEvent | None) -> None:
+        super().changeEvent(event)
+        if event is not None and event.type() in (
+            QEvent.Type.FontChange,
+            QEvent.Type.StyleChange,
+        ):
+            self._fit()
 
     def setText(self, txt: str | None) -> None:
         super().setText(txt or "")
