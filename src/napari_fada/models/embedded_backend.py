@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from napari_fada.core.biometry import HEAD_STRUCTURE, biometry_values, head_biom
 from napari_fada.core.geometry import mask_to_polygons
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.core.scan_planes import fada_label
-from napari_fada.core.vocabulary import canonical_structure
+from napari_fada.core.vocabulary import Route, canonical_structure
 from napari_fada.errors import ImageReadError, ModelLoadError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
 from napari_fada.models.embedded_preprocess import normalise, resize_gray
@@ -83,6 +84,18 @@ class EmbeddedBackend(Backend):
     @property
     def planes(self) -> tuple[str, ...]:
         return self._weights.planes
+
+    def route(
+        self, plane_label: str | None, interpretation: Mapping[str, object] | None = None
+    ) -> Route:
+        """The weights' own routing: the structures proposed on ``plane_label`` (all of the
+        model's when its weights carry no routing); the interpretation plays no part."""
+        routes = self._weights.plane_structures
+        if not routes:
+            everything = self.structures
+            return Route("embedded", "no routing: every structure", everything, everything)
+        wanted = tuple(routes.get(plane_label or "", ()))
+        return Route("embedded", f"the model's routing for plane {plane_label!r}", wanted, wanted)
 
     def propose(
         self,
