@@ -236,19 +236,22 @@ class AnnotatorWidget(AnnotatorPanel):
         images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
         return images[-1] if images else None
 
-    def propose(self) -> None:
+    def propose(self, layer: Image | None = None) -> None:
+        """Propose for ``layer`` (default: the active image) in a worker thread."""
         if self.job is not None:
             return
-        layer = self.image_layer()
-        if layer is None:
+        target = layer if layer is not None else self.image_layer()
+        if target is None:
             self.status.setText("Open an image first.")
             return
         if self.backend is None:
-            self.load_selected_backend(then=self.propose)
+            # once loaded: the active image (Propose pressed), else the image in view by then
+            # (proposing on each image, the person may have moved on meanwhile)
+            self.load_selected_backend(then=self.propose if layer is None else self._auto_propose)
             return
         # napari may hand plugins proxies of its objects: compare layers with ==, not `is`
-        if self.image is None or self.image.layer != layer:
-            self._guarded(lambda: self.show_image(layer))
+        if self.image is None or self.image.layer != target:
+            self._guarded(lambda: self.show_image(target))
         if self.image is None or self.job is not None:  # showing it may have proposed
             return
         request = self._request()
@@ -280,8 +283,13 @@ class AnnotatorWidget(AnnotatorPanel):
 
     def _auto_propose(self) -> None:
         """Propose for the image in view when asked to for every image and it has nothing."""
-        if self.loop.auto_propose.isChecked() and self.session is None and self.job is None:
-            self.propose()
+        # the image under review, not the active layer: napari makes a new layer active only
+        # after telling its insertion
+        image = self.image
+        if image is None or self.session is not None or self.job is not None:
+            return
+        if self.loop.auto_propose.isChecked():
+            self.propose(image.layer)
 
     def cancel(self) -> None:
         if self.job is not None:
