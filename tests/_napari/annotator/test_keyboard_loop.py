@@ -180,3 +180,29 @@ def test_a_small_image_opened_after_a_big_one_replaces_it_in_view(
     assert not any(x.name.startswith(scans[0].stem) for x in viewer.layers)
     assert np.all(np.abs(np.asarray(viewer.camera.center[-2:]) - 3.5) < 1)  # the view fits it
     assert widget.dataset is not None and widget.dataset.records() == []
+
+
+def test_a_saved_dataset_opens_as_a_sequence_of_its_images_with_their_labels(
+    make_napari_viewer, qtbot, scripted_backend, scans: list[Path], tmp_path: Path
+) -> None:
+    def docked() -> AnnotatorWidget:
+        viewer = make_napari_viewer()
+        widget = AnnotatorWidget(viewer)
+        viewer.window.add_dock_widget(widget)
+        widget.set_backend(scripted_backend)
+        return widget
+
+    widget = docked()
+    widget.open_dataset(tmp_path / "dataset")
+    widget.open_sequence(scans[0].parent)
+    wait_for_proposals(widget, scans[0], qtbot)
+    press(widget, DECISION_KEYS["nothing_to_label"], qtbot)
+    widget.viewer.close()
+    calls = scripted_backend.calls
+
+    widget = docked()
+    widget.open_sequence(tmp_path / "dataset")
+    qtbot.waitUntil(lambda: widget.session is not None, timeout=10_000)
+    assert widget.dataset is not None and widget.dataset.root == tmp_path / "dataset"
+    assert widget.session.to_proposal().decision == "nothing_to_label"
+    assert scripted_backend.calls == calls  # its saved labels, not a new proposal
