@@ -206,3 +206,22 @@ def test_a_saved_dataset_opens_as_a_sequence_of_its_images_with_their_labels(
     assert widget.dataset is not None and widget.dataset.root == tmp_path / "dataset"
     assert widget.session.to_proposal().decision == "nothing_to_label"
     assert scripted_backend.calls == calls  # its saved labels, not a new proposal
+
+
+def test_nothing_to_label_is_recorded_without_asking_the_model(
+    make_napari_viewer, qtbot, scripted_backend, scans: list[Path], tmp_path: Path
+) -> None:
+    viewer = make_napari_viewer()
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.set_backend(scripted_backend)
+    widget.open_dataset(tmp_path / "dataset")
+    viewer.open(scans[0], plugin="napari-fada")  # not proposing on each image
+    assert widget.session is None
+    press(widget, DECISION_KEYS["nothing_to_label"], qtbot)
+    assert widget.dataset is not None
+    (record,) = widget.dataset.records()
+    loaded = widget.dataset.load(record.image_id)
+    assert loaded is not None
+    assert loaded[1].decision == "nothing_to_label" and loaded[1].annotations == []
+    assert scripted_backend.calls == 0

@@ -292,9 +292,15 @@ class AnnotatorWidget(AnnotatorPanel):
         # the image under review, not the active layer: napari makes a new layer active only
         # after telling its insertion
         image = self.image
-        if image is None or self.session is not None or self.job is not None:
+        if not self.loop.auto_propose.isChecked() or image is None:
             return
-        if self.loop.auto_propose.isChecked():
+        if self.session is not None or self.job is not None:
+            return
+        key = self._cache_key(self._request())
+        cached = self.proposals.get(key) if key is not None else None
+        if cached is not None:
+            self._show_proposal(cached)
+        else:
             self.propose(image.layer)
 
     def cancel(self) -> None:
@@ -312,11 +318,15 @@ class AnnotatorWidget(AnnotatorPanel):
         self.status.setText(message)
 
     def _on_proposed(self, key: CacheKey | None, proposal: Proposal) -> None:
+        cancelled = self.job is not None and self.job.token.cancelled
         self._finish_job()
         if key is not None:
             self.proposals.put(key, proposal)
-        if self.record is None or (key is not None and key[0] != self.record.sha256):
-            self._auto_propose()  # the person moved on meanwhile: propose for what is in view
+        if cancelled or self.record is None or (key is not None and key[0] != self.record.sha256):
+            # finished although cancelled, or the person moved on: what is in view counts
+            if cancelled and self.session is None:
+                self.status.setText("Cancelled: nothing was added.")
+            self._auto_propose()
             return
         self.progress.setValue(100)
         if self.session is not None:
@@ -518,14 +528,21 @@ class AnnotatorWidget(AnnotatorPanel):
         return self._decide(ReviewSession.reject_all)
 
     def nothing_to_label(self) -> None:
-        """Mark the image "looked at, nothing to label": saved as a true negative."""
-        if self.session is None:
+        """Mark the image "looked at, nothing to label": saved as a true negative. An image
+        without proposals yet needs none (a proposal still running is cancelled)."""
+        if self.image is None or self.record is None:
             self.status.setText("Open an image first.")
             return
+        if self.session is None:
+            if self.job is not None:
+                self.job.cancel()
+            self._show_proposal(Proposal(width=self.record.width, height=self.record.height))
+        assert self.session is not None
         if not self.session.nothing_to_label():
             self.status.setText("Some annotations are kept: reject them to mark nothing to label.")
             return
         self._show_plane()
+        self._show_biometry()
         if self.autosave.isChecked():
             self.save()
 
