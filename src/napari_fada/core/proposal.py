@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 Status = Literal["proposed", "accepted", "edited", "rejected"]
 STATUSES: tuple[Status, ...] = ("proposed", "accepted", "edited", "rejected")
+#: What a person decided for a whole image with one key: everything open accepted, everything
+#: open rejected, or "looked at, nothing to label" (a true negative).
+ImageDecision = Literal["accepted", "rejected", "nothing_to_label"]
 MANUAL_SOURCE = "manual"
 
 Box = tuple[float, float, float, float]
@@ -115,7 +118,11 @@ class ModelInfo:
 
 @dataclass
 class Proposal:
-    """Everything proposed for one image (or one frame of a clip)."""
+    """Everything proposed for one image (or one frame of a clip).
+
+    ``decision`` is the image-level decision taken with one key, if any (None: decisions, if
+    any, were taken per annotation).
+    """
 
     width: int
     height: int
@@ -128,9 +135,18 @@ class Proposal:
     timings_s: dict[str, float] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
     id: str = field(default_factory=new_id)
+    decision: ImageDecision | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def is_decided(self) -> bool:
+        """Whether a person took any decision on it: only such images belong in a dataset."""
+        return (
+            self.decision is not None
+            or any(a.status != "proposed" for a in self.annotations)
+            or (self.plane is not None and self.plane.status != "proposed")
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:

@@ -428,11 +428,27 @@ def test_closing_the_image_saves_and_removes_its_labels(make_widget, qtbot, samp
     propose(widget, qtbot)
     widget.autosave.setChecked(False)
     widget.session.accept()  # not saved yet: closing the image must save it
+    sha256 = widget.record.sha256
     widget.viewer.layers.remove(image)
-    assert list(widget.viewer.layers) == [] and widget.session is None
-    record = widget.dataset.find_by_sha256(widget.record.sha256)
+    assert widget.session is None
+    qtbot.waitUntil(lambda: list(widget.viewer.layers) == [], timeout=5_000)
+    record = widget.dataset.find_by_sha256(sha256)
     saved = widget.dataset.load(record.image_id)[1]
     assert [a.status for a in saved.annotations] == ["accepted", "proposed", "proposed"]
+
+
+def test_deleting_an_image_with_its_layers_selected_raises_nothing(
+    make_widget, qtbot, samples_dir
+) -> None:
+    widget = make_widget()
+    viewer = widget.viewer
+    image = open_sample(viewer, samples_dir, "psfhs_03747")
+    propose(widget, qtbot)
+    # napari's "delete selected layers" removes them one by one, here the image first
+    for layer in (image, *widget.session.layers.all()):
+        viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: list(viewer.layers) == [], timeout=5_000)
+    assert widget.session is None and widget.image is None
 
 
 def test_head_biometry_is_shown_and_saved_from_the_reviewed_outline(

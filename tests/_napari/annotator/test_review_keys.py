@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from app_model.types import KeyBinding
 from napari._app_model import get_app_model
+from napari.components import ViewerModel
 from napari.utils.key_bindings import coerce_keybinding
 from napari.utils.shortcuts import default_shortcuts
 from qtpy.QtCore import Qt
@@ -25,8 +26,11 @@ LAYER_CLASSES = (
 
 
 def napari_keybindings(viewer: napari.Viewer) -> set[KeyBinding]:
-    """Every key napari binds: viewer and layer keymaps, actions, and app-model menus."""
-    keys = set(viewer.keymap) | set(type(viewer).class_keymap)
+    """Every key napari binds: viewer and layer keymaps, actions, and app-model menus.
+
+    The viewer's own bindings are on ``ViewerModel.class_keymap`` (``napari.Viewer``'s is
+    empty)."""
+    keys = set(viewer.keymap) | set(ViewerModel.class_keymap) | set(type(viewer).class_keymap)
     for layer_class in LAYER_CLASSES:
         keys |= set(layer_class.class_keymap)
     keys |= {coerce_keybinding(k) for ks in default_shortcuts.values() for k in ks}
@@ -47,11 +51,15 @@ def test_no_review_key_clashes_with_napari(make_napari_viewer) -> None:
     taken = napari_keybindings(viewer)
     assert len(taken) > 50  # the enumeration really found napari's bindings
     assert coerce_keybinding("Ctrl+Z") in taken
+    # napari's "extend the layer selection", on ViewerModel.class_keymap
+    assert {coerce_keybinding("Shift+Up"), coerce_keybinding("Shift+Down")} <= taken
     clashes = [key for key in REVIEW_KEYS if coerce_keybinding(key) in taken]
     assert clashes == []
 
 
 QT_KEYS = {
+    "Shift+R": (Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier),
+    "Shift+E": (Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier),
     "Shift+Y": (Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier),
     "Shift+N": (Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier),
     "Control+Shift+Y": (

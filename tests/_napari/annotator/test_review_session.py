@@ -139,6 +139,38 @@ def test_accept_all_confirms_the_plane_call_and_a_correction_is_an_edit(session)
     )
 
 
+def test_accepting_one_proposal_confirms_the_plane_call_still_proposed(session) -> None:
+    assert session.to_proposal().plane.status == "proposed"
+    session.accept()
+    proposal = session.to_proposal()
+    assert proposal.plane.status == "accepted" and proposal.decision is None
+    session.reject()  # rejecting one shape leaves the plane call as it is
+    assert session.to_proposal().plane.status == "accepted"
+
+
+def test_image_decisions_are_recorded_with_the_proposal(session) -> None:
+    session.reject_all()
+    assert session.to_proposal().decision == "rejected"
+    session.accept_all()  # what is decided stands; the image decision is the last one
+    assert session.to_proposal().decision == "accepted"
+
+
+def test_nothing_to_label_rejects_everything_open_and_marks_a_true_negative(session) -> None:
+    assert session.nothing_to_label()
+    proposal = session.to_proposal()
+    assert proposal.decision == "nothing_to_label" and proposal.kept() == []
+    assert {a.status for a in proposal.annotations} == {"rejected"}
+    assert proposal.plane.status == "rejected"
+
+
+def test_nothing_to_label_is_refused_while_an_annotation_is_kept(session) -> None:
+    session.accept()
+    assert not session.nothing_to_label()
+    proposal = session.to_proposal()
+    assert proposal.decision is None and len(proposal.kept()) == 1
+    assert "proposed" in {a.status for a in proposal.annotations}
+
+
 def test_painting_survives_a_decision_taken_before_saving(session) -> None:
     labels = session.layers.labels
     labels.data[200:220, 20:60] = structure_id("stomach")  # napari paints in place

@@ -78,9 +78,9 @@ def test_step_edit_close_reopen_and_continue(make_napari_viewer, qtbot, dataset_
     assert shown_image(widget) == order[0]  # a new session starts at the first unreviewed
     assert widget.table.rowCount() == 20
 
-    press(widget, qtbot, Qt.Key.Key_Down, SHIFT)
+    press(widget, qtbot, Qt.Key.Key_PageDown, SHIFT)
     assert shown_image(widget) == order[1]
-    press(widget, qtbot, Qt.Key.Key_Up, SHIFT)
+    press(widget, qtbot, Qt.Key.Key_PageUp, SHIFT)
     assert shown_image(widget) == order[0]
     assert [layer.name for layer in widget.viewer.layers if layer.name in order] == [order[0]]
 
@@ -88,7 +88,7 @@ def test_step_edit_close_reopen_and_continue(make_napari_viewer, qtbot, dataset_
     qtbot.waitUntil(lambda: queue.items[order[0]].status == "accepted", timeout=5000)
     assert widget.table.item(0, 1).text() == "accepted"
 
-    press(widget, qtbot, Qt.Key.Key_Down, SHIFT)  # the second image: move its outline
+    press(widget, qtbot, Qt.Key.Key_PageDown, SHIFT)  # the second image: move its outline
     assert shown_image(widget) == order[1]
     shapes = widget.annotator.session.layers.shapes
     moved = [shapes.data[0] + np.array([5.0, 0.0]), *shapes.data[1:]]

@@ -30,6 +30,7 @@ from napari_fada._napari.widgets.proposal_layers import (
 from napari_fada.core.proposal import (
     MANUAL_SOURCE,
     Annotation,
+    ImageDecision,
     PlaneCall,
     Proposal,
     Status,
@@ -57,6 +58,7 @@ class ReviewSession:
         self._clock = clock
         self._absorbing = False
         self.plane: PlaneCall | None = base.plane
+        self.decision: ImageDecision | None = base.decision
         self._originals: dict[str, Annotation] = {a.id: a for a in base.annotations}
         shown = clock()
         self._shown_at: dict[str, float] = {a.id: shown for a in base.annotations}
@@ -99,12 +101,15 @@ class ReviewSession:
     def to_proposal(self, annotator: str | None = None) -> Proposal:
         """Everything shown, as a Proposal to save (hand-painted mask regions included)."""
         self.sync()
-        return replace(layers_to_proposal(self.layers, self.base, annotator), plane=self.plane)
+        proposal = layers_to_proposal(self.layers, self.base, annotator)
+        return replace(proposal, plane=self.plane, decision=self.decision)
 
     # -- decisions ---------------------------------------------------------------------------
 
     def accept(self, ids: Iterable[str] | None = None) -> list[str]:
-        """Accept ``ids``, else the selection, else the next proposed annotation."""
+        """Accept ``ids``, else the selection, else the next proposed annotation, and the plane
+        call if it is still proposed (correct a wrong plane with :meth:`set_plane`)."""
+        self._decide_plane("accepted")
         return self._decide("accepted", self._targets(ids))
 
     def reject(self, ids: Iterable[str] | None = None) -> list[str]:
@@ -113,12 +118,28 @@ class ReviewSession:
     def accept_all(self) -> list[str]:
         """Accept every annotation and the plane call still proposed (decisions taken stand)."""
         self._decide_plane("accepted")
+        self.decision = "accepted"
         return self._decide("accepted", self.annotation_ids("proposed"))
 
     def reject_all(self) -> list[str]:
         """Reject every annotation and the plane call still proposed (decisions taken stand)."""
         self._decide_plane("rejected")
+        self.decision = "rejected"
         return self._decide("rejected", self.annotation_ids("proposed"))
+
+    def nothing_to_label(self) -> bool:
+        """Mark "looked at, nothing to label": reject what is still proposed, plane call included,
+        and record the image as a true negative. Refused (False, nothing changed) while an
+        annotation is kept, which would contradict it."""
+        if self.kept_ids():
+            return False
+        self.reject_all()
+        self.decision = "nothing_to_label"
+        return True
+
+    def kept_ids(self) -> list[str]:
+        """Annotations a person kept (accepted or edited)."""
+        return self.annotation_ids("accepted") + self.annotation_ids("edited")
 
     def set_plane(self, label: str) -> None:
         """Confirm the plane call (same label: accepted) or correct it (another label: edited)."""

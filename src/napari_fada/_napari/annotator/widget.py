@@ -10,20 +10,31 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from napari.layers import Image
 from napari.qt.threading import FunctionWorker
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog
 
 from napari_fada._napari.annotator.biometry_panel import BiometryPanel
+from napari_fada._napari.annotator.loop_panel import LoopControls
+from napari_fada._napari.annotator.memory import CacheKey, ProposalCache, Unsaved, cache_key
 from napari_fada._napari.annotator.panel import AnnotatorPanel
 from napari_fada._napari.annotator.review_keys import bind_review_keys, unbind_review_keys
 from napari_fada._napari.annotator.review_session import ReviewSession
 from napari_fada._napari.cine.panel import CinePanel
-from napari_fada._napari.hooks.image_source import CurrentImage, current_image, is_stack, step_image
+from napari_fada._napari.hooks.image_source import (
+    CurrentImage,
+    current_image,
+    is_stack,
+    open_sequence,
+    step_image,
+)
+from napari_fada._napari.hooks.source import source_of
 from napari_fada._napari.widgets.proposal_layers import add_proposal_layers
 from napari_fada._napari.widgets.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada._napari.widgets.wheel_guard import guard_wheel
@@ -31,7 +42,7 @@ from napari_fada.core.biometry import KEPT, reviewed_head_biometry
 from napari_fada.core.geometry import box_iou
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
 from napari_fada.core.vocabulary import route
-from napari_fada.data.dataset import Dataset, make_record
+from napari_fada.data.dataset import Dataset, is_saved_dataset, make_record
 from napari_fada.errors import Cancelled, FadaError
 from napari_fada.models.base import Backend, ProposeRequest
 from napari_fada.models.registry import available_backends
@@ -45,6 +56,25 @@ def _ignoring_args(slot: Callable[[], Any]) -> Callable[..., None]:
         slot()
 
     return call
+
+
+def _remove_from(viewer: Any, layers: list[Any]) -> None:
+    """Remove those of ``layers`` still in ``viewer`` (another removal may have taken some)."""
+    for layer in layers:
+        if layer in viewer.layers:
+            viewer.layers.remove(layer)
+
+
+def _remove_together(viewer: Any, layers: list[Any]) -> None:
+    """:func:`_remove_from` as one batch: napari cleans its scene graph once, not per layer."""
+    with viewer.layers.batched_update():
+        _remove_from(viewer, layers)
+
+
+def _opened_from_file(layer: Any) -> bool:
+    """An image opened to be annotated (by a reader, a sample or the queue), not one a dock
+    adds beside it."""
+    return source_of(layer) is not None or layer.source.path is not None
 
 
 #: A new proposal overlapping a decided annotation of its label this much repeats it.
@@ -81,10 +111,15 @@ class AnnotatorWidget(AnnotatorPanel):
         self.record: ImageRecord | None = None
         self.job: ProposeJob | None = None
         self.loader: FunctionWorker | None = None
+        self.proposals = ProposalCache()
+        #: Decided images waiting for a dataset folder, by pixels' sha256.
+        self.unsaved: dict[str, Unsaved] = {}
         self.settings = Settings.load()
         self.biometry = BiometryPanel()
+        self.loop = LoopControls()
         layout = self.content_layout
         layout.insertWidget(layout.indexOf(self.plane_label) + 1, self.biometry)
+        layout.insertWidget(layout.indexOf(self.propose_button), self.loop)
         self.model_picker.set_from(self.settings)
         self.annotator_edit.setText(self.settings.annotator or "")
         self._connect()
@@ -125,8 +160,13 @@ class AnnotatorWidget(AnnotatorPanel):
             (self.save_button, self.save),
             (self.previous_button, self.previous_image),
             (self.next_button, self.next_image),
+            (self.loop.open_button, self.choose_sequence),
+            (self.loop.nothing_button, self.nothing_to_label),
         ):
             button.clicked.connect(_ignoring_args(slot))
+            # the keys work right after a click: they reach the canvas, not the button
+            button.clicked.connect(_ignoring_args(self.focus_canvas))
+        self.loop.auto_propose.toggled.connect(lambda _: self._auto_propose())
         self.label_combo.currentTextChanged.connect(self._on_default_label)
         self.biometry.spacing_changed.connect(lambda _: self._guarded(self._on_spacing_changed))
         self.dataset_edit.editingFinished.connect(self._on_dataset_edited)
@@ -135,6 +175,13 @@ class AnnotatorWidget(AnnotatorPanel):
         self.model_picker.phases_changed.connect(self._remember_settings)
 
     # -- feedback ----------------------------------------------------------------------------
+
+    def focus_canvas(self) -> None:
+        """Give the keyboard to napari's window, which hands keys to the canvas's keymaps (a
+        focused button or scroll area in the dock would take Shift+arrows for itself)."""
+        window = self.window()
+        if window is not None:
+            window.setFocus()
 
     def report_error(self, error: BaseException) -> None:
         message = str(error) if isinstance(error, FadaError) else f"unexpected error: {error!r}"
@@ -197,26 +244,25 @@ class AnnotatorWidget(AnnotatorPanel):
         images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
         return images[-1] if images else None
 
-    def propose(self) -> None:
+    def propose(self, layer: Image | None = None) -> None:
+        """Propose for ``layer`` (default: the active image) in a worker thread."""
         if self.job is not None:
             return
-        layer = self.image_layer()
-        if layer is None:
+        target = layer if layer is not None else self.image_layer()
+        if target is None:
             self.status.setText("Open an image first.")
             return
         if self.backend is None:
-            self.load_selected_backend(then=self.propose)
+            # once loaded: the active image (Propose pressed), else the image in view by then
+            # (proposing on each image, the person may have moved on meanwhile)
+            self.load_selected_backend(then=self.propose if layer is None else self._auto_propose)
             return
         # napari may hand plugins proxies of its objects: compare layers with ==, not `is`
-        if self.image is None or self.image.layer != layer:
-            self._guarded(lambda: self.show_image(layer))
-        if self.image is None:
+        if self.image is None or self.image.layer != target:
+            self._guarded(lambda: self.show_image(target))
+        if self.image is None or self.job is not None:  # showing it may have proposed
             return
-        request = ProposeRequest(
-            phases=self.model_picker.phases(),
-            structures=self.structures.structures(),
-            pixel_spacing_mm=self.biometry.pixel_spacing_mm(),
-        )
+        request = self._request()
         self.progress.setValue(0)
         self.propose_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -226,9 +272,38 @@ class AnnotatorWidget(AnnotatorPanel):
             self.image.pixels,
             request,
             self._on_progress,
-            self._on_proposed,
+            partial(self._on_proposed, self._cache_key(request)),
             self._on_propose_failed,
         )
+
+    def _request(self) -> ProposeRequest:
+        return ProposeRequest(
+            phases=self.model_picker.phases(),
+            structures=self.structures.structures(),
+            pixel_spacing_mm=self.biometry.pixel_spacing_mm(),
+        )
+
+    def _cache_key(self, request: ProposeRequest) -> CacheKey | None:
+        """The key of the image in view's proposal for ``request`` by the loaded model."""
+        if self.record is None or self.backend is None:
+            return None
+        return cache_key(self.record.sha256, self.backend.model_id, request)
+
+    def _auto_propose(self) -> None:
+        """Propose for the image in view when asked to for every image and it has nothing."""
+        # the image under review, not the active layer: napari makes a new layer active only
+        # after telling its insertion
+        image = self.image
+        if not self.loop.auto_propose.isChecked() or image is None:
+            return
+        if self.session is not None or self.job is not None:
+            return
+        key = self._cache_key(self._request())
+        cached = self.proposals.get(key) if key is not None else None
+        if cached is not None:
+            self._show_proposal(cached)
+        else:
+            self.propose(image.layer)
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -244,8 +319,17 @@ class AnnotatorWidget(AnnotatorPanel):
         self.progress.setValue(round(100 * fraction))
         self.status.setText(message)
 
-    def _on_proposed(self, proposal: Proposal) -> None:
+    def _on_proposed(self, key: CacheKey | None, proposal: Proposal) -> None:
+        cancelled = self.job is not None and self.job.token.cancelled
         self._finish_job()
+        if key is not None:
+            self.proposals.put(key, proposal)
+        if cancelled or self.record is None or (key is not None and key[0] != self.record.sha256):
+            # finished although cancelled, or the person moved on: what is in view counts
+            if cancelled and self.session is None:
+                self.status.setText("Cancelled: nothing was added.")
+            self._auto_propose()
+            return
         self.progress.setValue(100)
         if self.session is not None:
             proposal = _keep_decisions(self.session.to_proposal(self.annotator), proposal)
@@ -260,6 +344,7 @@ class AnnotatorWidget(AnnotatorPanel):
         self.progress.setValue(0)
         if isinstance(error, Cancelled):
             self.status.setText("Cancelled: nothing was added.")
+            self._auto_propose()  # cancelled because the person moved on
         else:
             self.report_error(error)
 
@@ -270,8 +355,12 @@ class AnnotatorWidget(AnnotatorPanel):
         return self.annotator_edit.text().strip() or None
 
     def show_image(self, layer: Image) -> None:
-        """Make ``layer`` (its current frame) the image under review; load saved labels."""
+        """Make ``layer`` (its current frame) the image under review, with its saved labels,
+        else the decisions kept for it, else the model's proposal computed before (or now,
+        when proposing on each image)."""
         self._clear_session()
+        if self.job is not None:
+            self.job.cancel()  # its answer is cached for the image it was asked for
         self.image = current_image(self.viewer, layer)
         self.record = make_record(
             self.image.pixels,
@@ -290,12 +379,23 @@ class AnnotatorWidget(AnnotatorPanel):
         self.biometry.set_pixel_spacing(self.image.pixel_spacing_mm)
         self.biometry.show_biometry({}, "")
         saved = self._saved(self.record)
+        kept = self.unsaved.get(self.record.sha256)
+        cached = self.proposals.get(key) if (key := self._cache_key(self._request())) else None
         if saved is not None:
             self.record, proposal = saved
             self._show_proposal(proposal)
             self.status.setText(f"Loaded saved labels of {self.record.image_id}")
+        elif kept is not None:
+            self.record = kept.record
+            self._show_proposal(kept.proposal)
+            self.status.setText(f"Decisions on {self.record.image_id}, not saved yet")
+        elif cached is not None:
+            self._show_proposal(cached)
+            self.status.setText(f"Proposals from {cached.model.model_id} (computed before)")
         elif (streamed := self.cine.proposal_for(self.image)) is not None:
             self._show_proposal(streamed)
+        else:
+            self._auto_propose()
 
     def _saved(self, record: ImageRecord) -> tuple[ImageRecord, Proposal] | None:
         if self.dataset is None:
@@ -350,34 +450,60 @@ class AnnotatorWidget(AnnotatorPanel):
             self.record = replace(self.record, pixel_spacing_mm=self.biometry.pixel_spacing_mm())
         self._show_biometry()
 
-    def _remove_layers(self) -> None:
+    def _end_session(self) -> list[Any]:
+        """Stop reviewing the shown layers; returns them (still in the viewer)."""
         if self.session is None:
-            return
+            return []
         self.session.disconnect()
-        for layer in self.session.layers.all():
-            if layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
+        layers = list(self.session.layers.all())
         self.session = None
+        return layers
+
+    def _remove_layers(self) -> None:
+        _remove_from(self.viewer, self._end_session())
+
+    def _save_if_decided(self) -> None:
+        """Save the image under review if a person decided anything on it (whatever the
+        autosave setting, so that moving on never loses work); an image only looked at leaves
+        nothing behind."""
+        if self.session is not None and self.session.to_proposal().is_decided():
+            self.save()
 
     def _clear_session(self) -> None:
-        """Leave the image under review, saving it first (whatever the autosave setting) so
-        that moving on never loses work."""
-        if self.session is not None and self.dataset is not None:
-            self.save()
+        """Leave the image under review: save what was decided, take its layers away."""
+        self._save_if_decided()
         self._remove_layers()
 
     def _on_layer_inserted(self, event: Any) -> None:
-        if isinstance(event.value, Image) and self.job is None:
-            self._guarded(lambda: self.show_image(event.value))
+        """A new image is shown for review; one opened from a file replaces the one before,
+        with its layers, and the view fits the new image."""
+        layer = event.value
+        if not isinstance(layer, Image):
+            return
+        previous = self.image.layer if self.image is not None else None
+        replaces = previous is not None and previous != layer and _opened_from_file(layer)
+        # napari cleans its scene graph (a full garbage collection, 0.5 s with a model loaded)
+        # after each removal, or once after a batch of them
+        with self.viewer.layers.batched_update():
+            self._guarded(lambda: self.show_image(layer))
+            if replaces and _opened_from_file(previous):
+                _remove_from(self.viewer, [previous])
+        if replaces:
+            self.viewer.reset_view()
 
     def _on_layer_removed(self, event: Any) -> None:
-        """Closing the image under review saves its labels and takes their layers away."""
+        """Closing the image under review saves its decisions and takes their layers away:
+        after the removal in progress, which may be taking some of them too."""
         if self.image is not None and event.value == self.image.layer:
-            self._guarded(self._clear_session)
+            self._guarded(self._save_if_decided)
+            if self.job is not None:
+                self.job.cancel()
+            QTimer.singleShot(0, partial(_remove_together, self.viewer, self._end_session()))
             self.image = None
+            self.record = None
 
     def _on_step(self, event: Any) -> None:
-        if self.image is None or not is_stack(self.image.layer) or self.job is not None:
+        if self.image is None or not is_stack(self.image.layer):
             return
         layer = self.image.layer
         if self.image.frame_index != int(self.viewer.dims.current_step[0]):
@@ -392,8 +518,12 @@ class AnnotatorWidget(AnnotatorPanel):
     def _decide(self, decision: Callable[[ReviewSession], list[str]]) -> list[str]:
         if self.session is None:
             return []
+        before = (self.session.plane, self.session.decision)
         changed = decision(self.session)
-        if changed and self.autosave.isChecked():
+        moved = before != (self.session.plane, self.session.decision)
+        if moved:
+            self._show_plane()
+        if (changed or moved) and self.autosave.isChecked():
             self.save()
         self._show_biometry()
         return changed
@@ -410,6 +540,25 @@ class AnnotatorWidget(AnnotatorPanel):
     def reject_all(self) -> list[str]:
         return self._decide(ReviewSession.reject_all)
 
+    def nothing_to_label(self) -> None:
+        """Mark the image "looked at, nothing to label": saved as a true negative. An image
+        without proposals yet needs none (a proposal still running is cancelled)."""
+        if self.image is None or self.record is None:
+            self.status.setText("Open an image first.")
+            return
+        if self.session is None:
+            if self.job is not None:
+                self.job.cancel()
+            self._show_proposal(Proposal(width=self.record.width, height=self.record.height))
+        assert self.session is not None
+        if not self.session.nothing_to_label():
+            self.status.setText("Some annotations are kept: reject them to mark nothing to label.")
+            return
+        self._show_plane()
+        self._show_biometry()
+        if self.autosave.isChecked():
+            self.save()
+
     def apply_label(self) -> list[str]:
         return self._decide(lambda s: s.set_label(self.label_combo.currentText()))
 
@@ -421,11 +570,19 @@ class AnnotatorWidget(AnnotatorPanel):
             self.status.setText("Choose the plane class first.")
             return
         self.session.set_plane(self.plane_combo.currentText())
-        plane = self.session.plane
-        assert plane is not None
-        self.plane_label.setText(f"Plane: {plane.label} ({plane.status})")
+        self._show_plane()
         if self.autosave.isChecked():
             self.save()
+
+    def _show_plane(self) -> None:
+        """The reviewed plane call with its status, and the image's decision if one was taken."""
+        if self.session is None:
+            return
+        plane, decision = self.session.plane, self.session.decision
+        text = f"Plane: {plane.label} ({plane.status})" if plane else "Plane: -"
+        if decision == "nothing_to_label":
+            text += "; nothing to label"
+        self.plane_label.setText(text)
 
     # -- dataset -----------------------------------------------------------------------------
 
@@ -449,29 +606,47 @@ class AnnotatorWidget(AnnotatorPanel):
         if dataset.problems:
             self.issues.setPlainText("\n".join(dataset.problems))
             show_warning(f"{len(dataset.problems)} saved image(s) could not be read; see Issues")
+        self._guarded(self._save_unsaved)
         layer = self.image_layer()
         if layer is not None and self.session is None:
             self._guarded(lambda: self.show_image(layer))
 
     def save(self) -> bool:
-        """Write the current image's annotations to the dataset; False when nothing was saved."""
+        """Write the current image's decisions to the dataset (without one, keep them until one
+        is chosen); False when nothing was written. An image with no decision is not saved."""
         if self.session is None or self.image is None or self.record is None:
             return False
-        if self.dataset is None:
-            self.status.setText("Choose a dataset folder to save into.")
-            return False
         proposal = self.session.to_proposal(self.annotator)
+        if not proposal.is_decided():
+            self.status.setText("Nothing to save: accept, reject or mark it nothing to label.")
+            return False
         # Only what a person confirmed is saved as measurements.
         proposal.biometry = reviewed_head_biometry(
             proposal.annotations, proposal.width, proposal.height, self.record.pixel_spacing_mm
         )
+        if self.dataset is None:
+            self.unsaved[self.record.sha256] = Unsaved(self.record, self.image.pixels, proposal)
+            self.status.setText(
+                f"{len(self.unsaved)} decided image(s) kept: choose a dataset folder to save them."
+            )
+            return False
         try:
             self.record = self.dataset.save(self.record, self.image.pixels, proposal)
         except FadaError as error:
             self.report_error(error)
             return False
+        self.unsaved.pop(self.record.sha256, None)
         self.status.setText(f"Saved {self.record.image_id}")
         return True
+
+    def _save_unsaved(self) -> None:
+        """Write the decisions taken before a dataset folder was chosen into it."""
+        assert self.dataset is not None
+        for sha256, kept in list(self.unsaved.items()):
+            saved = self.dataset.save(kept.record, kept.pixels, kept.proposal)
+            del self.unsaved[sha256]
+            if self.record is not None and self.record.sha256 == sha256:
+                self.record = saved
 
     def _remember_settings(self) -> None:
         """Keep the model, dataset folder and annotator for the next napari session."""
@@ -488,11 +663,27 @@ class AnnotatorWidget(AnnotatorPanel):
     def previous_image(self) -> None:
         self._step(-1)
 
+    def choose_sequence(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images, or a dataset")
+        if folder:
+            self.open_sequence(folder)
+
+    def open_sequence(self, folder: str | Path) -> None:
+        """Show the images of ``folder`` one at a time, proposing on each as it is shown. A
+        saved dataset's images are shown with their labels, and decisions are saved into it."""
+        folder = Path(folder)
+        if is_saved_dataset(folder):
+            self.open_dataset(folder)
+            folder = folder / "images"
+        if self._guarded(lambda: open_sequence(self.viewer, folder)) is not None:
+            self.loop.auto_propose.setChecked(True)
+        self.focus_canvas()
+
     def _step(self, delta: int) -> None:
         """Step along the stack (the frame change shows the frame) or the folder collection
         (the new layer's insertion shows it)."""
         layer = self.image.layer if self.image else self.image_layer()
-        if layer is None or self.job is not None:
+        if layer is None:
             return
         if self._guarded(lambda: step_image(self.viewer, layer, delta)) is None:
             show_info("No further image in that direction.")

@@ -17,6 +17,8 @@ from napari.layers import Image
 from napari_fada._napari.hooks.reader import layer_data
 from napari_fada._napari.hooks.source import SOURCE_KEY, source_of
 from napari_fada.core.pixels import to_uint8
+from napari_fada.data.folders import folder_images
+from napari_fada.data.read_errors import read_error
 from napari_fada.data.readers import read_any
 
 
@@ -78,9 +80,28 @@ def step_image(viewer: Any, layer: Image, delta: int) -> Image | None:
     target = (source.index if source else 0) + delta
     if not 0 <= target < len(collection):
         return None
-    data, kwargs, _ = layer_data(read_any(collection[target]))
-    shown = kwargs["metadata"][SOURCE_KEY]
-    kwargs["metadata"] = replace(shown, collection=collection, index=target).metadata()
-    new_layer = viewer.add_image(data, **kwargs)
-    viewer.layers.remove(layer)
+    new_layer = _add_from_collection(viewer, collection, target)
+    if layer in viewer.layers:  # the annotator may have replaced it already
+        viewer.layers.remove(layer)
     return new_layer
+
+
+def _add_from_collection(viewer: Any, collection: tuple[Path, ...], index: int) -> Image:
+    data, kwargs, _ = layer_data(read_any(collection[index]))
+    shown = kwargs["metadata"][SOURCE_KEY]
+    kwargs["metadata"] = replace(shown, collection=collection, index=index).metadata()
+    return viewer.add_image(data, **kwargs)
+
+
+def open_sequence(viewer: Any, folder: Path) -> Image:
+    """Add the first image of ``folder`` as a layer that steps through all of its images one by
+    one (a collection, even when they all have one size: they are separate images, not the
+    frames of a clip). Read through this plugin's reader, so napari asks no reader choice."""
+    paths = tuple(folder_images(folder)) if folder.is_dir() else ()
+    if not paths:
+        raise read_error(
+            folder,
+            "it is not a folder with PNG, JPEG, BMP, TIFF or DICOM images in it",
+            "Choose a folder with images in it.",
+        )
+    return _add_from_collection(viewer, paths, 0)

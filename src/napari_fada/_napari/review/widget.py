@@ -1,8 +1,8 @@
 """The review queue dock: a dataset's images by status, ordered by what needs a person most.
 
-Selecting an image (in the table, with Shift+Down / Shift+Up for the next / previous unreviewed
-one, or with the annotator's Shift+Right / Shift+Left along the table) shows it through the
-FADA annotator dock, which loads its saved labels, saves them when the person moves on, and
+Selecting an image (in the table, with Shift+PageDown / Shift+PageUp for the next / previous
+unreviewed one, or with the annotator's Shift+Right / Shift+Left along the table) shows it through
+the FADA annotator dock, which loads its saved labels, saves them when the person moves on, and
 autosaves each decision. The queue re-reads an image when its annotation file changes, and keeps
 its position in the dataset folder (:mod:`napari_fada.review.state`), so reopening the dock
 continues where the person stopped.
@@ -37,8 +37,8 @@ PLUGIN = "napari-fada"
 ANNOTATOR = "FADA annotator"
 #: key -> (widget method, what it does); none is bound by napari or the annotator dock.
 QUEUE_KEYS: dict[str, tuple[str, str]] = {
-    "Shift+Down": ("next_unreviewed", "show the next unreviewed image of the queue"),
-    "Shift+Up": ("previous_unreviewed", "show the previous unreviewed image of the queue"),
+    "Shift+PageDown": ("next_unreviewed", "show the next unreviewed image of the queue"),
+    "Shift+PageUp": ("previous_unreviewed", "show the previous unreviewed image of the queue"),
 }
 #: How often the queue looks for a new save of the image in view, in milliseconds.
 POLL_MS = 500
@@ -348,7 +348,8 @@ class ReviewQueueWidget(ReviewQueuePanel):
             ).metadata(),
         )
         for layer in previous:
-            self.viewer.layers.remove(layer)
+            if layer in self.viewer.layers:  # the annotator replaces the image it reviewed
+                self.viewer.layers.remove(layer)
         self.viewer.reset_view()  # images differ in size: show the whole of each
         self._after_move()
 
