@@ -222,7 +222,7 @@ def test_out_of_memory_while_generating(
     def no_memory(*args: Any, **kwargs: Any) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(engine.model, "generate", no_memory)
+    monkeypatch.setattr(engine.model, "forward", no_memory)
     with pytest.raises(ModelLoadError, match="Not enough memory on cpu"):
         engine.generate(context, task_prompt("classify"), GREEDY)
 

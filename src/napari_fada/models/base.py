@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +69,19 @@ class Backend(abc.ABC):
         cancel: CancelToken | None = None,
     ) -> Proposal:
         """Propose for ``image``: ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, uint8."""
+
+    def propose_batch(
+        self,
+        images: Sequence[np.ndarray],
+        requests: Sequence[ProposeRequest],
+        cancel: CancelToken | None = None,
+    ) -> list[Proposal]:
+        """Proposals for several images (``requests`` one per image); here one after the other,
+        backends that decode images together override it."""
+        return [
+            self.propose(image, request, cancel=cancel)
+            for image, request in zip(images, requests, strict=True)
+        ]
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
         """Free the model's memory."""
