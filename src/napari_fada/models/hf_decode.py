@@ -107,7 +107,14 @@ class Decoder:
         """Generate every row's tokens (in ``Row.tokens``)."""
         device = rows[0].logits.device
         width = max(row.length for row in rows)
-        cache = rows[0].cache if len(rows) == 1 else stack_caches([r.cache for r in rows], width)
+        cache = rows[0].cache
+        if len(rows) > 1:
+            try:
+                cache = stack_caches([row.cache for row in rows], width)
+            except CannotStack:
+                for row in rows:
+                    self.decode([row])
+                return
         attention = torch.zeros((len(rows), width), dtype=torch.long, device=device)
         for index, row in enumerate(rows):
             attention[index, width - row.length :] = 1
