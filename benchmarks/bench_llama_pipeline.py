@@ -209,6 +209,7 @@ def main() -> None:
                   f"{pair.mmproj.name} ({pair.mmproj.stat().st_size / 2**20:.0f} MiB), "
                   f"{engine.threads} threads")  # fmt: skip
             results += compare_reuse(engine, name, image)
+            engine.close()
             compare_plain(pair, args.threads, image, args.rounds)
     if args.json:
         write_json(args.json, results)

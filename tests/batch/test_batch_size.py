@@ -96,6 +96,47 @@ def test_batched_prelabel_writes_what_one_image_at_a_time_writes(
     assert all(set(answers) == set(PHASES) for _, answers, *_ in written)
 
 
+@pytest.fixture
+def llama_widths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many answers each parallel decode of the llama engine took together."""
+    llama_sequences = pytest.importorskip("napari_fada.models.llama_sequences")
+    widths: list[int] = []
+    decode = llama_sequences.ParallelSequences.decode
+
+    def counted(self: Any, asks: Any) -> Any:
+        widths.append(len(asks))
+        return decode(self, asks)
+
+    monkeypatch.setattr(llama_sequences.ParallelSequences, "decode", counted)
+    return widths
+
+
+def test_llama_answers_decoded_as_parallel_sequences_are_those_of_one_at_a_time(
+    images_folder: Path, tmp_path: Path, short_answers: None, llama_widths: list[int]
+) -> None:
+    from napari_fada.models.llama_engine import LlamaEngine
+    from tests.models.tiny_gguf import TextShape, build_gguf_pair
+
+    pair = build_gguf_pair(tmp_path / "gguf", TextShape(std=SENSITIVE))
+    spec = BackendSpec.of("llama", model=pair.model, mmproj=pair.mmproj, threads=1)
+    backend, _ = loaded_backend(spec)
+    assert isinstance(backend, FadaPipeline) and isinstance(backend.engine, LlamaEngine)
+    backend.engine.max_batch = 1
+    single = prelabel([images_folder], tmp_path / "one", spec, request=REQUEST, batch_size=1)
+    assert llama_widths == []
+    backend.engine.max_batch = 2  # the default: the two independent phases of an image
+    paired = prelabel([images_folder], tmp_path / "two", spec, request=REQUEST, batch_size=1)
+    assert llama_widths == [2] * 2 * len(SMALL_IMAGES)
+    llama_widths.clear()
+    backend.engine.max_batch = 8
+    batched = prelabel([images_folder], tmp_path / "three", spec, request=REQUEST, batch_size=3)
+    assert llama_widths == [4, 4, 4, 4]  # two images at a time (broken.png fails first)
+    assert single.done == paired.done == batched.done == len(SMALL_IMAGES)
+    expected = _contents(tmp_path / "one")
+    assert _contents(tmp_path / "two") == expected
+    assert _contents(tmp_path / "three") == expected
+
+
 def test_a_backend_that_cannot_batch_refuses_the_option(
     images_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -38,9 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=1,
         help="images each worker proposes together (transformers and llama backends; "
-        "default 1): the transformers backend decodes their phases as one batch, llama.cpp "
-        "encodes each image once and answers their phases in turn; answers as with 1 when "
-        "greedy",
+        "default 1): transformers decodes their independent phases as one batch, llama.cpp as "
+        "parallel sequences, image after image; the answers are those of one at a time",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

@@ -59,6 +59,9 @@ class Backend(abc.ABC):
 
     #: Identity written into every annotation's provenance.
     info: ModelInfo
+    #: What the user should know about how the model runs, shown where it is reported loaded
+    #: (e.g. optional fast kernels that are missing).
+    notes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def propose(
@@ -89,3 +92,7 @@ class Backend(abc.ABC):
     @property
     def model_id(self) -> str:
         return self.info.model_id
+
+    def describe(self) -> str:
+        """The model's id and its notes, for a status line."""
+        return "; ".join((self.model_id, *self.notes))

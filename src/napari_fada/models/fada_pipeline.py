@@ -208,6 +208,7 @@ class FadaPipeline(Backend):
             weights_sha256=engine_info.weights_sha256,
             config_sha256=pipeline_config_sha256(engine_info.config_sha256, constrained),
         )
+        self.notes = engine.notes
         self.last_generations: dict[str, Generation] = {}
 
     def propose(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import inspect
 import time
 from collections.abc import Iterator, Sequence
@@ -54,6 +55,26 @@ class _Prefix:
     cache: Any
     rope_deltas: torch.Tensor | None
     vision_inputs: dict[str, torch.Tensor]
+
+
+#: Optional kernels transformers uses for linear-attention layers (Qwen3.5's gated delta-net)
+#: when they are importable, by module and pip name; without them it runs slow PyTorch code.
+FAST_KERNELS = (("fla", "flash-linear-attention"), ("causal_conv1d", "causal-conv1d"))
+
+
+def kernel_note(config: dict[str, Any]) -> str | None:
+    """What the status line says about the fast kernels, for a model with linear-attention
+    layers (None for others: they need none)."""
+    layers = config.get("text_config", config).get("layer_types") or []
+    if "linear_attention" not in layers:
+        return None
+    missing = [name for module, name in FAST_KERNELS if importlib.util.find_spec(module) is None]
+    if not missing:
+        return "fast kernels: " + ", ".join(name for _, name in FAST_KERNELS)
+    return (
+        f"slow linear attention: {' and '.join(missing)} missing "
+        f"(on a CUDA GPU: pip install {' '.join(missing)})"
+    )
 
 
 def _cache_of(output: Any) -> Any:
@@ -127,6 +148,8 @@ class HFEngine(VisionLanguageEngine):
             self.checkpoint, self.device, _pick_dtype(dtype, self.device)
         )
         self.info = hf_checkpoint.checkpoint_info(self.checkpoint)
+        note = kernel_note(self._config)
+        self.notes = (note,) if note else ()
         self.reuse_image = reuse_image
         self.stop_at_eos = True
         self._image_token_id = int(self._config["image_token_id"])
@@ -136,8 +159,7 @@ class HFEngine(VisionLanguageEngine):
         self._masks: JsonMasks | None = None
         parameters = inspect.signature(self.model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
-        #: Sequences decoded together at most (a batch of images asks two per image at once).
-        self.max_batch = 16
+        self.max_batch = 16  # a batch of images asks two per image at once
 
     def _end_tokens(self) -> list[int]:
         ids = self.model.generation_config.eos_token_id

@@ -95,6 +95,10 @@ class VisionLanguageEngine(abc.ABC):
     #: How many :meth:`generate` calls may run at once from different threads (a server answers
     #: several requests in flight; a local model answers one at a time).
     parallel_requests: int = 1
+    #: Answers :meth:`generate_batch` decodes together at most (1: one after the other).
+    max_batch: int = 1
+    #: What the user should know about how the model runs (e.g. optional fast kernels missing).
+    notes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def encode_image(self, image: np.ndarray) -> ImageContext:
