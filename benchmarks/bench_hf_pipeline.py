@@ -18,9 +18,10 @@ encoding plus the INTERPRET phase, what a single question about the image costs)
 
 Then, for the same model: decode tokens/s of the engine's own loop against plain transformers
 ``model.generate`` on the same prompt (INTERPRET's tokens, sampled, no constraint), and images/s
-for ``--batch-size`` images (default 4) proposed one sequence at a time (``prelabel
---batch-size 1`` with a sequential engine) against all of them decoded together, interpret with
-classify and detect with segment (``prelabel --batch-size N``).
+(the four phases, wall time): naive calls (the image encoded in every phase, one answer at a
+time) against the new code (image reused, independent phases decoded together), the same with
+reuse in both, and ``--batch-size`` images (default 4) one answer at a time against all of them
+decoded together (``prelabel --batch-size N``).
 """
 
 from __future__ import annotations
@@ -289,33 +290,51 @@ def _asks(contexts: list[Any], phases: tuple[str, ...]) -> list[Ask]:
     ]
 
 
-def _propose_all(engine: HFEngine, images: list[np.ndarray], together: bool) -> None:
-    """The four model phases of every image: one sequence at a time, image after image, or
-    all images' independent phases decoded together (as ``prelabel --batch-size``)."""
-    engine.max_batch = 2 * len(images) if together else 1
-    if together:
-        contexts = [engine.encode_image(image) for image in images]
-        for group in (("interpret", "classify"), ("detect", "segment")):
-            engine.generate_batch(_asks(contexts, group))
+def _phases(engine: Any, images: list[np.ndarray], width: int) -> None:
+    """The four model phases of every image, ``width`` answers decoded together at most: 1 is
+    one sequence at a time, image after image; otherwise every image is encoded, then the
+    interpret and classify answers of all asked at once, then detect and segment (as
+    ``prelabel --batch-size``, where the engine decodes up to its ``max_batch`` together)."""
+    engine.max_batch = width
+    if width == 1:
+        for image in images:
+            context = engine.encode_image(image)
+            engine.generate_batch(_asks([context], tuple(PHASE_TOKENS)))
         return
-    for image in images:
-        context = engine.encode_image(image)
-        engine.generate_batch(_asks([context], tuple(PHASE_TOKENS)))
+    contexts = [engine.encode_image(image) for image in images]
+    for group in (("interpret", "classify"), ("detect", "segment")):
+        engine.generate_batch(_asks(contexts, group))
 
 
-def compare_batching(engine: HFEngine, name: str, image: np.ndarray, count: int) -> Comparison:
+def compare_batching(engine: Any, name: str, image: np.ndarray, count: int) -> list[Comparison]:
+    """The four phases with the image reused: one answer at a time against the engine's
+    default batching, on one image and on ``count`` images; and one image's phases as naive
+    calls (the image encoded in each, one at a time) against the new code."""
+    default, device = engine.max_batch, getattr(engine, "device", "cpu")
+    engine.reuse_image = False
+    naive = _timed(lambda: _phases(engine, [image], 1), device)
     engine.reuse_image = True
+    alone = _timed(lambda: _phases(engine, [image], 1), device)
+    paired = _timed(lambda: _phases(engine, [image], default), device)
     images = _images(image, count)
-    alone = _timed(lambda: _propose_all(engine, images, together=False), engine.device)
-    together = _timed(lambda: _propose_all(engine, images, together=True), engine.device)
-    engine.max_batch = 16
-    return Comparison(
-        name,
-        f"{count} images: one sequence at a time vs batched",
-        "img",
-        count / alone,
-        count / together,
+    one_by_one = _timed(lambda: _phases(engine, images, 1), device)
+    together = _timed(lambda: _phases(engine, images, default), device)
+    engine.max_batch = default
+    print(
+        f"  the four phases take {paired / naive:.2f}x the time of four naive calls "
+        f"({paired:.2f} s against {naive:.2f} s; one at a time with reuse {alone / naive:.2f}x)"
     )
+    return [
+        Comparison(name, "1 image: naive calls vs new code", "img", 1 / naive, 1 / paired),
+        Comparison(name, "1 image, reuse: one at a time vs together", "img", 1 / alone, 1 / paired),
+        Comparison(
+            name,
+            f"{count} images: one at a time vs --batch-size {count}",
+            "img",
+            count / one_by_one,
+            count / together,
+        ),
+    ]
 
 
 def write_json(path: Path, results: list[Run], comparisons: Sequence[Comparison] = ()) -> None:
@@ -356,8 +375,9 @@ def main() -> None:
             print(f"\n{name}  baseline vs new{'baseline':>26}{'new':>10}")
             comparisons.append(plain_generate(engine, name, image))
             comparisons[-1].show()
-            comparisons.append(compare_batching(engine, name, image, args.batch_size))
-            comparisons[-1].show()
+            for comparison in compare_batching(engine, name, image, args.batch_size):
+                comparisons.append(comparison)
+                comparison.show()
             engine.close()
     if args.json:
         write_json(args.json, results, comparisons)

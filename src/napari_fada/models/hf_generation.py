@@ -22,8 +22,9 @@ import torch
 from napari_fada.models.json_prefix import JsonPrefix, Schema
 from napari_fada.models.vlm_engine import GenerationSettings, TokenCallback
 
-#: Bytes of mask kept per vocabulary (rows of ``vocab`` booleans): 64 MiB.
+#: Bytes of masks kept (rows of ``vocab`` booleans): 64 MiB, at most :data:`_MAX_ROWS` rows.
 _MASK_BYTES = 64 * 2**20
+_MAX_ROWS = 4096
 
 
 def _plain(text: str) -> bool:
@@ -110,7 +111,7 @@ class JsonMasks:
         self.texts = texts
         self._eos = torch.tensor(list(eos_ids), dtype=torch.long, device=texts.device)
         vocab = len(texts.texts)
-        self._capacity = max(64, _MASK_BYTES // vocab)
+        self._capacity = min(_MAX_ROWS, max(64, _MASK_BYTES // vocab))
         self._bank = torch.zeros((self._capacity, vocab), dtype=torch.bool, device=texts.device)
         self._rows: dict[JsonPrefix, int] = {}
 
