@@ -4,6 +4,7 @@ a time gives, on tiny random transformers checkpoints (FADA's own Qwen3.5 family
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +112,20 @@ def llama_widths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return widths
 
 
+@pytest.mark.parametrize("architecture", ["qwen2vl", "qwen35"])
 def test_llama_answers_decoded_as_parallel_sequences_are_those_of_one_at_a_time(
-    images_folder: Path, tmp_path: Path, short_answers: None, llama_widths: list[int]
+    architecture: str,
+    images_folder: Path,
+    tmp_path: Path,
+    short_answers: None,
+    llama_widths: list[int],
 ) -> None:
     from napari_fada.models.llama_engine import LlamaEngine
-    from tests.models.tiny_gguf import TextShape, build_gguf_pair
+    from tests.models.tiny_gguf import TINY_QWEN35, TextShape, VisionShape, build_gguf_pair
 
-    pair = build_gguf_pair(tmp_path / "gguf", TextShape(std=SENSITIVE))
+    text, vision = TINY_QWEN35 if architecture == "qwen35" else (TextShape(), VisionShape())
+    shape = replace(text, std=SENSITIVE)  # Qwen3.5's recurrent state is copied, not shared
+    pair = build_gguf_pair(tmp_path / "gguf", shape, vision, name=f"tiny-{architecture}")
     spec = BackendSpec.of("llama", model=pair.model, mmproj=pair.mmproj, threads=1)
     backend, _ = loaded_backend(spec)
     assert isinstance(backend, FadaPipeline) and isinstance(backend.engine, LlamaEngine)
