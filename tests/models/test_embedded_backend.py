@@ -312,3 +312,39 @@ def test_two_head_planes_in_doubt_still_give_the_head_they_share(tiny_weights):
     assert proposal.plane.score == pytest.approx(0.5, abs=0.01) and not proposal.plane.unsure
     assert [a.label for a in proposal.annotations] == ["fetal_head"]
     assert proposal.annotations[0].score > 0.9  # weighted by both head planes together
+
+
+def test_a_shapes_score_goes_through_the_weights_calibration(tiny_weights):
+    """With a calibration in the file, a shape's score is the fitted probability of Dice 0.9 for
+    its expected Dice (here sure of every pixel: expected Dice 1), the common map serving a
+    structure without its own; a file with a broken calibration is refused."""
+    weights = load_weights(tiny_weights)
+    weights.shape_calibration = {"*": (1.0, -2.0), "head": (1.0, 3.0)}
+    save_weights(weights, tiny_weights.with_name("calibrated.pt"))
+    backend = EmbeddedBackend(tiny_weights.with_name("calibrated.pt"))
+    assert load_weights(tiny_weights.with_name("calibrated.pt")).shape_calibration == {
+        "*": (1.0, -2.0),
+        "head": (1.0, 3.0),
+    }
+    mask = np.zeros((60, 80), dtype=bool)
+    mask[5:40, 5:40] = True
+    probability = np.where(mask, 0.9, 0.0).astype(np.float32)  # expected Dice 0.947
+    raw = EmbeddedBackend(tiny_weights)._instances(mask, probability, "LV", True, 1.0)[0].score
+    logit = np.log(raw / (1 - raw))
+    head = backend._instances(mask, probability, "head", True, 1.0)[0].score
+    lv = backend._instances(mask, probability, "LV", True, 0.5)[0].score
+    assert head == pytest.approx(1 / (1 + np.exp(-(logit + 3.0))), rel=1e-6)
+    assert lv == pytest.approx(0.5 / (1 + np.exp(-(logit - 2.0))), rel=1e-6)
+    weights.shape_calibration = {"head": (float("nan"), 0.0)}
+    save_weights(weights, tiny_weights.with_name("broken.pt"))
+    with pytest.raises(ModelLoadError, match="shape calibration"):
+        EmbeddedBackend(tiny_weights.with_name("broken.pt"))
+
+
+def test_weights_in_memory_make_a_backend_without_a_file(tiny_weights):
+    weights = load_weights(tiny_weights)
+    in_memory = EmbeddedBackend(weights)
+    from_file = EmbeddedBackend(tiny_weights)
+    assert in_memory.info.weights_sha256 == "" and from_file.info.weights_sha256
+    image = _image()
+    assert in_memory.propose(image).plane == from_file.propose(image).plane

@@ -41,7 +41,10 @@ def test_events_and_result(trained):
     events, result = trained
     infos = [e.message for e in events if e.stage == "info"]
     assert infos[0].endswith("validation images, input 32x32")
-    assert infos[1].startswith("before: ") and infos[-1].startswith("after:  ")
+    assert infos[1].startswith("before: ") and infos[-2].startswith("after:  ")
+    # too few validation shapes to calibrate their scores: the run says so and fits nothing
+    assert infos[-1].startswith("shape scores left uncalibrated: 1 validation shapes")
+    assert load_weights(result.out).shape_calibration == {}
     steps = [e for e in events if e.stage == "step"]
     assert [e.step for e in steps] == list(range(1, len(steps) + 1))
     assert all(0.0 < e.fraction <= 1.0 and e.loss is not None and e.loss > 0 for e in steps)

@@ -112,9 +112,10 @@ class ClipProposals:
     def ranking(self, plane: str, structures: Sequence[str] | None = None) -> list[RankedFrame]:
         """Frames with a proposal, best first for showing ``plane`` (see :func:`rank_frames`).
 
-        ``structures`` default to those FADA's routing asks for on that plane.
+        ``structures`` are those the model asks for on that plane, in its names (its
+        ``route``); None means FADA's routing.
         """
-        wanted = tuple(structures) if structures else route(plane).detect
+        wanted = route(plane).detect if structures is None else tuple(structures)
         calls = self.plane_calls()
         evidence = []
         for frame, proposal in sorted(self._proposals.items()):

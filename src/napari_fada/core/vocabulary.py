@@ -101,18 +101,17 @@ _GROUP_KEYWORDS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Route:
-    """The MAP phase's answer: a group and why it was chosen."""
+    """The MAP phase's answer: a group, why it was chosen, and the structures it asks for."""
 
     group: str
     reason: str
+    detect: tuple[str, ...]
+    segment: tuple[str, ...]
 
-    @property
-    def detect(self) -> tuple[str, ...]:
-        return ROUTING_GROUPS[self.group].detect
-
-    @property
-    def segment(self) -> tuple[str, ...]:
-        return ROUTING_GROUPS[self.group].segment
+    @classmethod
+    def of_group(cls, group: str, reason: str) -> Route:
+        """The route to one of FADA's :data:`ROUTING_GROUPS`."""
+        return cls(group, reason, ROUTING_GROUPS[group].detect, ROUTING_GROUPS[group].segment)
 
 
 def _flatten_text(value: object) -> str:
@@ -131,7 +130,7 @@ def route(plane_label: str | None, interpretation: Mapping[str, object] | None =
     named in words (the embedded model's "trans-thalamic", say) is matched like those phrases.
     """
     if plane_label in PLANE_TO_GROUP:
-        return Route(PLANE_TO_GROUP[plane_label], f"plane class {plane_label!r}")
+        return Route.of_group(PLANE_TO_GROUP[plane_label], f"plane class {plane_label!r}")
     interpretation = interpretation or {}
     plane_text = _flatten_text(
         [plane_label, interpretation.get("imaging_plane"), interpretation.get("fetal_orientation")]
@@ -139,13 +138,13 @@ def route(plane_label: str | None, interpretation: Mapping[str, object] | None =
     for pattern, group in _PLANE_PHRASES:
         found = re.search(pattern, plane_text)
         if found:
-            return Route(group, f"plane named {found.group(0)!r}")
+            return Route.of_group(group, f"plane named {found.group(0)!r}")
     all_text = _flatten_text(interpretation).lower()
     scores = {g: sum(all_text.count(k) for k in kws) for g, kws in _GROUP_KEYWORDS.items()}
     best = max(scores, key=lambda g: scores[g])
     if scores[best] > 0:
-        return Route(best, f"interpretation keywords ({scores[best]} hits)")
-    return Route(DEFAULT_GROUP, "default")
+        return Route.of_group(best, f"interpretation keywords ({scores[best]} hits)")
+    return Route.of_group(DEFAULT_GROUP, "default")
 
 
 def is_known_structure(label: str) -> bool:

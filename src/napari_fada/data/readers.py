@@ -1,7 +1,8 @@
 """Open anything an annotator may hand us: still images, TIFF stacks, DICOM, video, folders.
 
 ``read_any(path)`` picks the reader from the suffix (or the DICOM magic bytes for scanner files
-without one) and returns a :class:`LoadedImage`; ``is_supported(path)`` says, without reading
+without one) and returns a :class:`LoadedImage`, with the pixel size from the file (DICOM) or
+the folder's manifest.csv; ``is_supported(path)`` says, without reading
 pixels, whether ``read_any`` would try. Every failure on a supported kind is an ImageReadError
 that names the file.
 """
@@ -15,6 +16,7 @@ from napari_fada.data.dicom_files import DICOM_SUFFIXES, read_dicom
 from napari_fada.data.folders import read_folder
 from napari_fada.data.image_files import PIL_SUFFIXES, TIFF_SUFFIXES, read_pil_image, read_tiff
 from napari_fada.data.loaded_image import LoadedImage
+from napari_fada.data.manifest_spacing import manifest_spacing
 from napari_fada.data.read_errors import read_error
 from napari_fada.data.video_files import VIDEO_SUFFIXES, read_video
 
@@ -58,7 +60,8 @@ def is_supported(path: str | Path) -> bool:
 
 
 def read_file(path: Path) -> LoadedImage:
-    """Read one file of a supported kind."""
+    """Read one file of a supported kind; a pixel size the file lacks comes from the
+    manifest.csv of its folder when that lists it."""
     reader = _reader_for(path)
     if reader is None:
         raise read_error(
@@ -66,7 +69,10 @@ def read_file(path: Path) -> LoadedImage:
             "this kind of file is not supported",
             "Open PNG, JPEG, BMP, TIFF, DICOM, MP4, AVI or MOV files, or a folder of images.",
         )
-    return reader(path)
+    loaded = reader(path)
+    if loaded.pixel_spacing_mm is None:
+        loaded.pixel_spacing_mm = manifest_spacing(path)
+    return loaded
 
 
 def read_any(path: str | Path) -> LoadedImage:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from napari_fada.core.proposal import ModelInfo, Proposal
+from napari_fada.core.vocabulary import Route, route
 from napari_fada.errors import Cancelled
 
 PHASES: tuple[str, ...] = ("interpret", "classify", "map", "detect", "segment")
@@ -96,3 +97,10 @@ class Backend(abc.ABC):
     def describe(self) -> str:
         """The model's id and its notes, for a status line."""
         return "; ".join((self.model_id, *self.notes))
+
+    def route(
+        self, plane_label: str | None, interpretation: Mapping[str, object] | None = None
+    ) -> Route:
+        """The structures this model asks for on a plane, in its own names: FADA's MAP phase,
+        unless the model routes by its own table."""
+        return route(plane_label, interpretation)

@@ -8,14 +8,17 @@ proposed whatever the plane. Structure masks come from the segmentation logits u
 full image before the argmax, so outlines and the head ellipse are as fine as the image.
 Connected components become annotations: one at most for a structure an image holds once (the
 head, the brain, the symphysis), none for fragments. A shape's score is the soft Dice between
-its mask and the probability map around it (the Dice the model expects for it), times the
-plane probability that routed it.
+its mask and the probability map around it (the Dice the model expects for it), mapped by the
+weights' calibration to the probability that the shape reaches Dice 0.9, times the probability
+of the plane that routed it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +32,16 @@ from napari_fada.core.biometry import HEAD_STRUCTURE, biometry_values, head_biom
 from napari_fada.core.geometry import mask_to_polygons
 from napari_fada.core.proposal import Annotation, ModelInfo, PlaneCall, Proposal
 from napari_fada.core.scan_planes import fada_label
-from napari_fada.core.vocabulary import canonical_structure
+from napari_fada.core.vocabulary import Route, canonical_structure
 from napari_fada.errors import ImageReadError, ModelLoadError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
 from napari_fada.models.embedded_preprocess import normalise, resize_gray
-from napari_fada.models.embedded_weights import SHIPPED_WEIGHTS, load_weights
+from napari_fada.models.embedded_weights import (
+    ANY_STRUCTURE,
+    SHIPPED_WEIGHTS,
+    EmbeddedWeights,
+    load_weights,
+)
 from napari_fada.models.file_hashes import file_sha256
 
 #: Components smaller than this fraction of the image (and than MIN_AREA_PX) are noise.
@@ -48,17 +56,23 @@ CONTAINS: dict[str, tuple[str, ...]] = {"head": ("Brain", "CSP", "LV"), "Brain":
 
 
 class EmbeddedBackend(Backend):
-    """The plugin's own model. ``model`` (its weights file) None means the shipped file."""
+    """The plugin's own model. ``model`` is its weights file (None: the shipped file) or weights
+    in memory (a run being trained, not saved yet: no file hash)."""
 
-    def __init__(self, model: Path | None = None, threads: int | None = None) -> None:
-        path = Path(model) if model is not None else SHIPPED_WEIGHTS
-        self._weights = load_weights(path)
+    def __init__(
+        self, model: Path | EmbeddedWeights | None = None, threads: int | None = None
+    ) -> None:
+        if isinstance(model, EmbeddedWeights):
+            self._weights, weights_sha256 = model, ""
+        else:
+            path = Path(model) if model is not None else SHIPPED_WEIGHTS
+            self._weights, weights_sha256 = load_weights(path), file_sha256(path)
         self._net = self._weights.build()
         self._threads = threads or os.cpu_count() or 1
         self.info = ModelInfo(
             model_id=f"fada-embedded-{self._weights.model_version}",
             backend="embedded",
-            weights_sha256=file_sha256(path),
+            weights_sha256=weights_sha256,
             config_sha256=self._weights.preprocess.sha256(),
         )
 
@@ -70,6 +84,18 @@ class EmbeddedBackend(Backend):
     @property
     def planes(self) -> tuple[str, ...]:
         return self._weights.planes
+
+    def route(
+        self, plane_label: str | None, interpretation: Mapping[str, object] | None = None
+    ) -> Route:
+        """The weights' own routing: the structures proposed on ``plane_label`` (all of the
+        model's when its weights carry no routing); the interpretation plays no part."""
+        routes = self._weights.plane_structures
+        if not routes:
+            everything = self.structures
+            return Route("embedded", "no routing: every structure", everything, everything)
+        wanted = tuple(routes.get(plane_label or "", ()))
+        return Route("embedded", f"the model's routing for plane {plane_label!r}", wanted, wanted)
 
     def propose(
         self,
@@ -214,11 +240,25 @@ class EmbeddedBackend(Backend):
                     label=name,
                     box=(float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)),
                     polygon=polygon,
-                    score=weight * _expected_dice(region, probability),
+                    score=weight * self._right_probability(name, region, probability),
                     source=self.model_id,
                 )
             )
         return found
+
+    def _right_probability(
+        self, name: str, region: RegionProperties, probability: np.ndarray
+    ) -> float:
+        """How likely the shape is to reach Dice 0.9 as it stands: its expected Dice through the
+        weights' calibration (the expected Dice itself for weights without one)."""
+        expected = _expected_dice(region, probability)
+        calibration = self._weights.shape_calibration
+        fit = calibration.get(name, calibration.get(ANY_STRUCTURE))
+        if fit is None:
+            return expected
+        slope, intercept = fit
+        clipped = min(max(expected, 1e-4), 1 - 1e-4)
+        return 1.0 / (1.0 + math.exp(-(slope * math.log(clipped / (1 - clipped)) + intercept)))
 
     def _structure(
         self, name: str, labels: np.ndarray, probs: np.ndarray

@@ -27,6 +27,8 @@ MIN_INPUT_SIDE, MAX_INPUT_SIDE = 8, 2048
 #: The model generation (architecture + training recipe); part of the model id.
 MODEL_VERSION = "2.0"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-embedded.pt"
+#: The key of :attr:`EmbeddedWeights.shape_calibration` for structures without their own map.
+ANY_STRUCTURE = "*"
 
 
 @dataclass
@@ -51,6 +53,10 @@ class EmbeddedWeights:
     plane_structures: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Below this calibrated plane probability the model says it is unsure and proposes no shapes.
     min_plane_score: float = 0.0
+    #: Per structure, (slope, intercept) of the logistic map from a shape's expected Dice to the
+    #: probability that it reaches Dice 0.9 as it stands (fitted on validation images);
+    #: :data:`ANY_STRUCTURE` holds the map for a structure not named. Empty: raw expected Dice.
+    shape_calibration: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def build(self) -> EmbeddedNet:
         """The network with these weights, in eval mode, channels-last (faster on CPU)."""
@@ -77,6 +83,9 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "logit_offsets": {k: float(v) for k, v in weights.logit_offsets.items()},
         "plane_structures": {k: list(v) for k, v in weights.plane_structures.items()},
         "min_plane_score": float(weights.min_plane_score),
+        "shape_calibration": {
+            k: [float(a), float(b)] for k, (a, b) in weights.shape_calibration.items()
+        },
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
     buffer = io.BytesIO()
@@ -124,6 +133,10 @@ def load_weights(path: Path) -> EmbeddedWeights:
                 for k, v in payload.get("plane_structures", {}).items()
             },
             min_plane_score=float(payload.get("min_plane_score", 0.0)),
+            shape_calibration={
+                str(k): (float(a), float(b))
+                for k, (a, b) in payload.get("shape_calibration", {}).items()
+            },
         )
         problem = _unusable(weights)
         if problem is None:
@@ -151,8 +164,12 @@ def _unusable(weights: EmbeddedWeights) -> str | None:
         )
     numbers = [weights.preprocess.mean, weights.preprocess.std, weights.plane_temperature]
     numbers += list(weights.logit_offsets.values())
+    numbers += [n for pair in weights.shape_calibration.values() for n in pair]
     if not all(math.isfinite(n) for n in numbers):
-        return "its normalisation, plane temperature or logit offsets are not finite"
+        return (
+            "its normalisation, plane temperature, logit offsets or shape calibration are not "
+            "finite"
+        )
     if weights.preprocess.std <= 0 or weights.plane_temperature <= 0:
         return "its normalisation std or plane temperature is not positive"
     broken = [

@@ -9,17 +9,15 @@ zero there: the error grows with the offset, so a bisection finds it.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from napari_fada.core.biometry import HEAD_STRUCTURE
 from napari_fada.models.base import ProposeRequest
 from napari_fada.models.embedded_backend import EmbeddedBackend
-from napari_fada.models.embedded_weights import EmbeddedWeights, save_weights
+from napari_fada.models.embedded_weights import EmbeddedWeights
 from napari_fada.training.data import Sample
 
 #: Images used for the fit (evenly spaced over the training rows with a reference HC).
@@ -51,12 +49,11 @@ def _bias_mm(
     weights: EmbeddedWeights,
     offset: float,
     cases: Sequence[tuple[np.ndarray, tuple[float, float], float]],
-    folder: Path,
 ) -> float | None:
     """Mean (measured - reference) HC over the cases the model measures, with ``offset``."""
-    path = folder / f"offset{offset:+.4f}.pt"
-    save_weights(replace(weights, logit_offsets={**weights.logit_offsets, "head": offset}), path)
-    backend = EmbeddedBackend(path)
+    backend = EmbeddedBackend(
+        replace(weights, logit_offsets={**weights.logit_offsets, "head": offset})
+    )
     errors = []
     for image, spacing, reference in cases:
         request = ProposeRequest(structures=(HEAD_STRUCTURE,), pixel_spacing_mm=spacing)
@@ -73,14 +70,13 @@ def fit_head_offset(weights: EmbeddedWeights, samples: Sequence[Sample]) -> floa
     if HEAD_STRUCTURE not in weights.structures or not cases:
         return None
     low, high = SEARCH
-    with tempfile.TemporaryDirectory(prefix="napari-fada-offset-") as folder:
-        for _ in range(STEPS):
-            middle = (low + high) / 2
-            bias = _bias_mm(weights, middle, cases, Path(folder))
-            if bias is None:  # no head found at all: the offset is far too low
-                low = middle
-            elif bias > 0:
-                high = middle
-            else:
-                low = middle
+    for _ in range(STEPS):
+        middle = (low + high) / 2
+        bias = _bias_mm(weights, middle, cases)
+        if bias is None:  # no head found at all: the offset is far too low
+            low = middle
+        elif bias > 0:
+            high = middle
+        else:
+            low = middle
     return (low + high) / 2

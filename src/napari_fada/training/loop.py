@@ -50,6 +50,11 @@ from napari_fada.training.data import (
 )
 from napari_fada.training.head_offset import fit_head_offset
 from napari_fada.training.options import TrainOptions, TrainProgress, TrainResult
+from napari_fada.training.shape_calibration import (
+    RIGHT_DICE,
+    fit_shape_calibration,
+    shape_outcomes,
+)
 
 DEFAULT_STRUCTURES = ("head", "fetal_head", "pubic_symphysis", "Brain", "CSP", "LV")
 DEFAULT_PLANES = PLANE_NAMES
@@ -548,6 +553,19 @@ def train_model(
     if offset is not None:
         weights.logit_offsets = {**weights.logit_offsets, "head": offset}
         emit(TrainProgress("info", f"head logit offset {offset:+.3f} (fitted on training HC)"))
+    outcomes = shape_outcomes(weights, val_samples)
+    weights.shape_calibration = fit_shape_calibration(outcomes)
+    right = sum(o.right for o in outcomes)
+    emit(
+        TrainProgress(
+            "info",
+            f"shape scores calibrated on {len(outcomes)} validation shapes ({right} reach Dice "
+            f"{RIGHT_DICE})"
+            if weights.shape_calibration
+            else f"shape scores left uncalibrated: {len(outcomes)} validation shapes, {right} "
+            f"reaching Dice {RIGHT_DICE}, cannot support a fit",
+        )
+    )
     weights.validation_metrics = after
     held_out = f"; held out: {', '.join(options.holdout)}" if options.holdout else ""
     weights.training_data = (

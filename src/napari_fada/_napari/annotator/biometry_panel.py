@@ -1,7 +1,8 @@
 """Pixel size and head biometry in the annotator widget.
 
-The pixel size comes from the image (DICOM pixel spacing, the shared layout's pixel_size_mm) or
-from the person, who can type it in for a plain PNG; zero means unknown, and then no
+The pixel size comes from the image (DICOM pixel spacing or ultrasound region calibration; for
+a plain PNG, the pixel_size_mm of its folder's manifest.csv) or from the person, who can type
+it in; zero means unknown, and then no
 millimetres are shown or saved.
 """
 
@@ -27,7 +28,9 @@ class BiometryPanel(QWidget):
         self.spacing.setSingleStep(0.01)
         self.spacing.setSuffix(" mm")
         self.spacing.setSpecialValueText("unknown")
-        self.spacing.setToolTip("Size of one pixel in mm (from DICOM, or type it in)")
+        self.spacing.setToolTip(
+            "Size of one pixel in mm: from DICOM or the folder's manifest.csv, or typed in"
+        )
         self.readout = QLabel("Biometry: -")
         self.readout.setWordWrap(True)
         layout = QFormLayout(self)

@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -17,17 +18,18 @@ from qtpy.QtWidgets import (
     QPushButton,
     QWidget,
 )
-from superqt import QCollapsible
 
+from napari_fada._napari.widgets.field_row import field_row
 from napari_fada._napari.widgets.model_picker import ModelPicker
 from napari_fada._napari.widgets.scrolling import scrolling_content
+from napari_fada._napari.widgets.sections import FixedLines, section
 from napari_fada._napari.widgets.structure_picker import StructurePicker
 from napari_fada.core.vocabulary import PLANE_LABELS, STRUCTURES
 
 
 class AnnotatorPanel(QWidget):
-    """Model, plane, label, dataset and annotator fields; propose, progress, review, issues,
-    and the model's raw answers (collapsed)."""
+    """Model, dataset and annotator fields (they fold); propose, progress, review, label and
+    plane; structures, interpretation and the model's raw answers (folded); issues."""
 
     def __init__(self, backends: list[str]) -> None:
         super().__init__()
@@ -36,13 +38,15 @@ class AnnotatorPanel(QWidget):
         self.load_button = self.model_picker.load_button
         self.plane_combo = QComboBox()
         self.plane_combo.addItems(PLANE_LABELS)
+        self.plane_combo.setPlaceholderText("plane class")
+        self.plane_combo.setCurrentIndex(-1)  # none until the model or the person names one
         self.set_plane_button = QPushButton("Set plane")
         self.label_combo = QComboBox()
         self.label_combo.addItems(STRUCTURES)
         self.label_combo.setCurrentText("head")
         self.dataset_edit = QLineEdit()
         self.dataset_edit.setPlaceholderText("dataset folder")
-        self.choose_button = QPushButton("Choose folder...")
+        self.choose_button = QPushButton("Choose...")
         self.annotator_edit = QLineEdit()
         self.annotator_edit.setPlaceholderText("your name")
         self.structures = StructurePicker()
@@ -51,19 +55,17 @@ class AnnotatorPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.status = QLabel("Open an image, then press Propose.")
-        self.status.setWordWrap(True)
-        self.plane_label = QLabel("Plane: -")
+        self.status = FixedLines("Open an image, then press Propose.", lines=2)
+        self.plane_label = FixedLines("Plane: -", lines=1)
         self.interpretation = QPlainTextEdit()
         self.interpretation.setMaximumHeight(120)
+        self.interpretation.setPlaceholderText("no interpretation")
         self.issues = QPlainTextEdit()
         self.issues.setMaximumHeight(70)
         self.raw_answers = QPlainTextEdit()
         self.raw_answers.setMinimumHeight(160)
         for box in (self.interpretation, self.issues, self.raw_answers):
             box.setReadOnly(True)
-        self.raw_answers_section = QCollapsible("Raw answers")
-        self.raw_answers_section.addWidget(self.raw_answers)
         self.autosave = QCheckBox("Save after each decision")
         self.autosave.setChecked(True)
         self.accept_button = QPushButton("Accept")
@@ -74,47 +76,50 @@ class AnnotatorPanel(QWidget):
         self.save_button = QPushButton("Save")
         self.previous_button = QPushButton("Previous")
         self.next_button = QPushButton("Next")
-        review = QGridLayout()
+        self.raw_answers_section = section("Raw answers", self.raw_answers)
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Model and dataset first (they fold), then what every image needs, in places that do
+        not move: Propose, the status, the decisions, label and plane; then the plane call,
+        and sections that fold: structures, interpretation, raw answers."""
+        dataset = QFormLayout()
+        dataset.addRow("Dataset", field_row(self.dataset_edit, self.choose_button))
+        dataset.addRow("Annotator", self.annotator_edit)
+        dataset.addRow(self.autosave)
+        dataset_fields = QWidget()
+        dataset_fields.setLayout(dataset)
+        propose = QHBoxLayout()
+        propose.addWidget(self.propose_button)
+        propose.addWidget(self.cancel_button)
+        decisions = QGridLayout()
         for index, button in enumerate(
             (
                 self.accept_button,
                 self.reject_button,
                 self.accept_all_button,
                 self.reject_all_button,
-                self.apply_label_button,
-                self.save_button,
                 self.previous_button,
                 self.next_button,
             )
         ):
-            review.addWidget(button, index // 2, index % 2)
-
-        form = QFormLayout()
-        for label, field in (
-            ("Plane class", self.plane_combo),
-            ("", self.set_plane_button),
-            ("Label", self.label_combo),
-            ("Dataset", self.dataset_edit),
-            ("", self.choose_button),
-            ("Annotator", self.annotator_edit),
-        ):
-            form.addRow(label, field)
+            decisions.addWidget(button, index // 2, index % 2)
+        fields = QFormLayout()
+        fields.addRow("Label", field_row(self.label_combo, self.apply_label_button))
+        fields.addRow("Plane", field_row(self.plane_combo, self.set_plane_button))
+        fields.addRow(self.save_button)
         # The sections are taller than a laptop screen: they scroll inside the dock.
         layout = self.content_layout = scrolling_content(self)
-        layout.addWidget(self.model_picker)
-        layout.addLayout(form)
-        for widget in (
-            self.structures,
-            self.propose_button,
-            self.cancel_button,
-            self.progress,
-            self.status,
-            self.plane_label,
-            self.interpretation,
-        ):
-            layout.addWidget(widget)
-        layout.addLayout(review)
-        layout.addWidget(self.autosave)
+        layout.addWidget(section("Model", self.model_picker, expanded=True))
+        layout.addWidget(section("Dataset", dataset_fields, expanded=True))
+        layout.addLayout(propose)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(decisions)
+        layout.addLayout(fields)
+        layout.addWidget(self.plane_label)
+        layout.addWidget(section("Structures", self.structures))
+        layout.addWidget(section("Interpretation", self.interpretation))
         layout.addWidget(QLabel("Issues"))
         layout.addWidget(self.issues)
         layout.addWidget(self.raw_answers_section)

@@ -26,6 +26,7 @@ from napari_fada._napari.cine.panel import CinePanel
 from napari_fada._napari.hooks.image_source import CurrentImage, current_image, is_stack, step_image
 from napari_fada._napari.widgets.proposal_layers import add_proposal_layers
 from napari_fada._napari.widgets.propose_worker import ProposeJob, start_load, start_propose
+from napari_fada._napari.widgets.wheel_guard import guard_wheel
 from napari_fada.core.biometry import KEPT, reviewed_head_biometry
 from napari_fada.core.geometry import box_iou
 from napari_fada.core.proposal import Annotation, ImageRecord, Proposal
@@ -90,6 +91,7 @@ class AnnotatorWidget(AnnotatorPanel):
         bind_review_keys(napari_viewer, self)
         self.cine = CinePanel(self)
         layout.addWidget(self.cine)
+        guard_wheel(self)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
         connections = (
@@ -248,7 +250,10 @@ class AnnotatorWidget(AnnotatorPanel):
         if self.session is not None:
             proposal = _keep_decisions(self.session.to_proposal(self.annotator), proposal)
         self._show_proposal(proposal)
-        self.status.setText(f"{len(proposal.annotations)} proposals from {proposal.model.model_id}")
+        count = len(proposal.annotations)
+        self.status.setText(
+            f"{count} proposal{'' if count == 1 else 's'} from {proposal.model.model_id}"
+        )
 
     def _on_propose_failed(self, error: BaseException) -> None:
         self._finish_job()
@@ -277,6 +282,8 @@ class AnnotatorWidget(AnnotatorPanel):
             name=layer.name,
         )
         self.plane_label.setText("Plane: -")
+        self.plane_combo.setCurrentIndex(-1)
+        self.structures.clear_route()
         self.interpretation.clear()
         self.issues.clear()
         self.raw_answers.clear()
@@ -311,10 +318,16 @@ class AnnotatorWidget(AnnotatorPanel):
                 self.plane_combo.addItem(plane.label)
             self.plane_combo.setCurrentText(plane.label)
         if plane or proposal.interpretation:
+            routing = self.backend.route if self.backend is not None else route
             self.structures.show_route(
-                route(plane.label if plane else None, proposal.interpretation)
+                routing(plane.label if plane else None, proposal.interpretation)
             )
-        self.interpretation.setPlainText(json.dumps(proposal.interpretation or {}, indent=1))
+        else:
+            self.structures.clear_route()
+        interpretation = proposal.interpretation
+        self.interpretation.setPlainText(
+            json.dumps(interpretation, indent=1) if interpretation else ""
+        )
         self.issues.setPlainText("\n".join(proposal.issues))
         self.show_raw_answers(proposal.raw_answers, proposal.timings_s)
         self._show_biometry()
@@ -403,6 +416,9 @@ class AnnotatorWidget(AnnotatorPanel):
     def set_plane(self) -> None:
         """Confirm or correct the plane class with the one chosen in the combo box."""
         if self.session is None:
+            return
+        if not self.plane_combo.currentText():
+            self.status.setText("Choose the plane class first.")
             return
         self.session.set_plane(self.plane_combo.currentText())
         plane = self.session.plane

@@ -11,18 +11,20 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGridLayout,
-    QGroupBox,
     QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QWidget,
 )
+from superqt import QCollapsible
 
 
-class CineControls(QGroupBox):
+class CineControls(QCollapsible):
     """Propose all frames / cancel, accept frame / range / all, carry forward, plane smoothing,
-    best frames; ``keys_help`` lists the keyboard shortcuts under them."""
+    best frames; ``keys_help`` lists the keyboard shortcuts under them. The section is folded
+    until it is opened or a clip is shown."""
 
     def __init__(self, keys_help: str) -> None:
         super().__init__("Cine")
@@ -52,10 +54,13 @@ class CineControls(QGroupBox):
         self.smooth_frames.setValue(5)
         self.smooth_frames.setSuffix(" frames")
         self.plane_over_time = QLabel("Plane over time: -")
+        self.plane_over_time.setWordWrap(True)
         self.best_plane = QComboBox()
         self.best_list = QListWidget()
         self.best_list.setMaximumHeight(120)
         self.best_button = QPushButton("Go to best")
+        keys = QLabel(keys_help)
+        keys.setWordWrap(True)
         rows: list[list[Any]] = [
             [self.propose_button, self.cancel_button],
             [self.progress],
@@ -67,10 +72,13 @@ class CineControls(QGroupBox):
             [self.plane_over_time],
             [QLabel("Best frames for"), self.best_plane, self.best_button],
             [self.best_list],
-            [QLabel(keys_help)],
+            [keys],
         ]
-        grid = QGridLayout(self)
+        body = QWidget()
+        grid = QGridLayout(body)
+        grid.setContentsMargins(0, 0, 0, 0)
         for row, widgets in enumerate(rows):
             span = 6 // len(widgets)
             for column, item in enumerate(widgets):
                 grid.addWidget(item, row, column * span, 1, span)
+        self.addWidget(body)

@@ -67,6 +67,8 @@ class CinePanel(CineControls):
         for key, (method, _) in CINE_KEYS.items():
             viewer.bind_key(key, lambda _v, m=method: getattr(self, m)(), overwrite=True)
         viewer.dims.events.current_step.connect(on_step)
+        on_inserted = self._on_layer_inserted
+        viewer.layers.events.inserted.connect(on_inserted)
 
         def detach() -> None:
             """The panel is gone: no key or viewer callback may reach it any more."""
@@ -75,6 +77,7 @@ class CinePanel(CineControls):
             for key in CINE_KEYS:
                 viewer.bind_key(key, None)
             viewer.dims.events.current_step.disconnect(on_step)
+            viewer.layers.events.inserted.disconnect(on_inserted)
 
         self.destroyed.connect(detach)
 
@@ -94,6 +97,11 @@ class CinePanel(CineControls):
         self.best_list.itemActivated.connect(self._on_best_activated)
 
     # -- the clip ----------------------------------------------------------------------------
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        """A clip opened: the folded Cine section opens for it."""
+        if isinstance(event.value, Image) and is_stack(event.value) and not self.isExpanded():
+            self.expand(animate=False)
 
     def _stack_layer(self) -> Image | None:
         layer = self.widget.image_layer()
@@ -328,10 +336,11 @@ class CinePanel(CineControls):
         self._show_plane_over_time()
 
     def _show_plane_over_time(self) -> None:
-        frame = self._frame_in_view()
+        """The plane calls of the frame the slider is on (numbered as napari's slider numbers
+        it), even when the annotator has not caught up with the step yet."""
         if self.clip is None or self.layer is None or not is_stack(self.layer):
             return
-        frame = int(self.viewer.dims.current_step[0]) if frame is None else frame
+        frame = int(self.viewer.dims.current_step[0])
         if not 0 <= frame < self.clip.n_frames:
             return
         call, own = self.clip.plane_calls()[frame], self.clip.raw(frame)
@@ -361,7 +370,7 @@ class CinePanel(CineControls):
         plane = self.best_plane.currentText()
         if not plane:
             return
-        ranking = self.clip.ranking(plane, self.widget.structures.structures())
+        ranking = self.clip.ranking(plane, self._wanted(plane))
         self.best = [r.frame for r in ranking]
         self.best_list.clear()
         for r in ranking[:BEST_SHOWN]:
@@ -372,6 +381,15 @@ class CinePanel(CineControls):
             )
             item.setData(Qt.ItemDataRole.UserRole, r.frame)
             self.best_list.addItem(item)
+
+    def _wanted(self, plane: str) -> tuple[str, ...] | None:
+        """The structures a best frame of ``plane`` should show, in the model's names: those
+        picked by hand, else those the model routes to (FADA's when no model is loaded)."""
+        picked = self.widget.structures.structures()
+        backend = self.widget.backend
+        if picked is not None or backend is None:
+            return picked
+        return backend.route(plane).detect
 
     def _on_best_activated(self, item: QListWidgetItem) -> None:
         self.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))

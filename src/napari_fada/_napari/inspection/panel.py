@@ -24,6 +24,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_fada._napari.widgets.wheel_guard import guard_wheel
+
 #: Table columns; "#" is the rank, 1 for the worst case, so sorting by it restores worst first.
 COLUMNS = (
     "#", "image", "model", "source", "mean Dice", "worst", "box AP", "plane", "plane score",
@@ -109,3 +111,4 @@ class InspectionPanel(QWidget):
         splitter.setSizes([300, 250])
         layout.addWidget(splitter, stretch=1)
         layout.addLayout(exporting)
+        guard_wheel(self)

@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 
 from napari_fada._napari.widgets.field_row import field_row
 from napari_fada._napari.widgets.job_worker import Emit, Job, start_job
+from napari_fada._napari.widgets.wheel_guard import guard_wheel
 from napari_fada.batch.prelabel import (
     Progress,
     default_workers,
@@ -86,6 +87,7 @@ class PrelabelWidget(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addStretch()
+        guard_wheel(self)
 
         self.folder_button.clicked.connect(self._choose_folder)
         self.file_button.clicked.connect(self._choose_file)

@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_fada._napari.widgets.wheel_guard import guard_wheel
 from napari_fada.review.queue import IMAGE_STATUSES, SORT_ORDERS
 
 ALL_STATUSES = "all"
@@ -87,3 +88,4 @@ class ReviewQueuePanel(QWidget):
         layout.addLayout(stepping)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        guard_wheel(self)

@@ -18,12 +18,13 @@ from napari.layers import Image
 from napari.qt.threading import FunctionWorker, GeneratorWorker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
-from qtpy.QtGui import QHideEvent
+from qtpy.QtGui import QHideEvent, QShowEvent
 from qtpy.QtWidgets import QFileDialog, QTableWidgetItem
 
 from napari_fada._napari.annotator.widget import AnnotatorWidget
 from napari_fada._napari.hooks.source import SOURCE_KEY, ImageSource, source_of
 from napari_fada._napari.review.panel import ALL_STATUSES, ReviewQueuePanel
+from napari_fada._napari.widgets.docks import tab_together
 from napari_fada.data.dataset import is_saved_dataset
 from napari_fada.data.importers.to_dataset import import_steps
 from napari_fada.errors import DatasetError, FadaError
@@ -71,6 +72,7 @@ class ReviewQueueWidget(ReviewQueuePanel):
         self.importer: GeneratorWorker | None = None
         self.comparer: FunctionWorker | None = None
         self._saved_at: float | None = None
+        self._tabbed = False
         self._connect()
         for key, (method, _) in QUEUE_KEYS.items():
             napari_viewer.bind_key(key, self._key_handler(method), overwrite=True)
@@ -106,11 +108,20 @@ class ReviewQueueWidget(ReviewQueuePanel):
 
     @property
     def annotator(self) -> AnnotatorWidget:
-        """The FADA annotator dock of this viewer, opened when it is not yet."""
+        """The FADA annotator dock of this viewer, opened (as a tab beside the queue) when it
+        is not yet."""
         if self._annotator is None:
             _, widget = self.viewer.window.add_plugin_dock_widget(PLUGIN, ANNOTATOR)
             self._annotator = widget
+            tab_together(self, widget)
         return self._annotator
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        """Docked and shown: the queue becomes a tab beside the annotator (stacked, each would
+        have half the height), opening it if needed."""
+        super().showEvent(event)
+        if not self._tabbed:
+            self._tabbed = tab_together(self.annotator, self)
 
     # -- opening -----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 
 from napari_fada._napari.widgets.field_row import field_row
 from napari_fada._napari.widgets.scrolling import scrolling_content
+from napari_fada._napari.widgets.wheel_guard import guard_wheel
 from napari_fada.training.options import TrainOptions
 
 #: Split choice meaning "every row of the manifest".
@@ -201,3 +202,4 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.evaluate_panel)
         layout.addWidget(self.train_panel)
         layout.addStretch(1)
+        guard_wheel(self)

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -138,10 +139,10 @@ class ModelPicker(QWidget):
             layout.addWidget(row)
         layout.addWidget(self.threads_row)
         layout.addWidget(self.n_ctx_row)
-        phases = QHBoxLayout()
-        phases.addWidget(QLabel("Phases"))
-        for box in self.phase_boxes.values():
-            phases.addWidget(box)
+        phases = QGridLayout()  # three a row: five in one would widen the dock
+        phases.addWidget(QLabel("Phases"), 0, 0)
+        for index, box in enumerate(self.phase_boxes.values()):
+            phases.addWidget(box, index // 3, 1 + index % 3)
         layout.addLayout(phases)
         layout.addWidget(self.load_button)
 

@@ -86,6 +86,37 @@ def caption(label: str, score: float | None, source: str) -> str:
     return f"{label} {score:.2f}"
 
 
+#: Captions whose corners are nearer than these fractions of the image's (height, width) would
+#: overlap at the size napari draws them: they join into one line.
+_CAPTION_NEAR = (0.04, 0.15)
+
+
+def _captions(shapes: Shapes, width: int, height: int) -> list[str]:
+    """What each shape shows: one caption per annotation, on its first shape (the box when it
+    has one), none on a rejected one; captions whose corners nearly meet join on one line."""
+    captions = [""] * shapes.nshapes
+    placed: list[tuple[int, float, float]] = []  # (shape, row, column) of each caption shown
+    seen: set[str] = set()
+    for index, row in enumerate(shapes.features.itertuples(index=False)):
+        if row.status == "rejected" or row.annotation_id in seen:
+            continue
+        seen.add(row.annotation_id)
+        text = caption(str(row.label), float(row.score), str(row.source))
+        top, left = np.asarray(shapes.data[index])[:, -2:].min(axis=0)
+        near = (
+            i
+            for i, r, c in placed
+            if abs(r - top) < _CAPTION_NEAR[0] * height and abs(c - left) < _CAPTION_NEAR[1] * width
+        )
+        joined = next(near, None)
+        if joined is None:
+            captions[index] = text
+            placed.append((index, top, left))
+        else:
+            captions[joined] += f", {text}"
+    return captions
+
+
 def _shape_rows(annotation: Annotation) -> list[tuple[np.ndarray, str, str]]:
     """(vertices, napari shape type, kind) of each shape showing ``annotation``."""
     rows = []
@@ -202,6 +233,11 @@ def restyle(layers: ProposalLayers) -> None:
             widths.append(width)
         shapes.edge_color = np.asarray(colors)
         shapes.edge_width = widths
+        captions = _captions(shapes, layers.width, layers.height)
+        if list(features["caption"]) != captions:
+            features = features.copy()
+            features["caption"] = captions
+            shapes.features = features
         shapes.refresh_text()
     points = layers.points
     if len(points.data):

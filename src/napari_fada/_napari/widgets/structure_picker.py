@@ -7,6 +7,9 @@ from qtpy.QtWidgets import QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBo
 
 from napari_fada.core.vocabulary import STRUCTURES, Route
 
+#: The routing text while no plane has been called for the image on screen.
+NO_ROUTE = "Routing: chosen by the model after classifying the plane"
+
 
 class StructurePicker(QWidget):
     """An "automatic" switch, the routing's group and reason, and 36 checkable structures."""
@@ -15,7 +18,7 @@ class StructurePicker(QWidget):
         super().__init__(parent)
         self.automatic = QCheckBox("Automatic (FADA routing)")
         self.automatic.setChecked(True)
-        self.route_label = QLabel("Routing: chosen by the model after classifying the plane")
+        self.route_label = QLabel(NO_ROUTE)
         self.route_label.setWordWrap(True)
         self.list = QListWidget()
         for name in STRUCTURES:
@@ -47,6 +50,9 @@ class StructurePicker(QWidget):
         if self.automatic.isChecked():
             return None
         return tuple(i.text() for i in self._items() if i.checkState() == Qt.CheckState.Checked)
+
+    def clear_route(self) -> None:
+        self.route_label.setText(NO_ROUTE)
 
     def show_route(self, route: Route) -> None:
         self.route_label.setText(
