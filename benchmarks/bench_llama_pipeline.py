@@ -15,7 +15,10 @@ end-of-sequence ignored, no grammar), sampling as the contract says, once encodi
 prefilling its prefix once (reuse ON) and once paying both in every phase (reuse OFF). MAP is
 rules only and costs nothing here.
 
-Then decoding alone is compared with plain llama-cpp-python on the same GGUF and threads
+Then the four phases' wall time: naive calls (the image encoded in every phase, one answer at
+a time) against the new code (image reused, independent phases as parallel sequences), and
+``--batch-size`` images one answer at a time against the engine's batching. Then decoding alone
+is compared with plain llama-cpp-python on the same GGUF and threads
 (``Llama.generate`` with FADA's temperature and top_p and llama-cpp-python's other defaults, on
 a text prompt as long as the engine's image prompt): tokens per second and process CPU time
 per token, best of ``--rounds`` alternating runs, so that a busy machine hurts both alike.
@@ -49,7 +52,9 @@ from benchmarks.bench_hf_pipeline import (  # noqa: E402
     DEFAULT_IMAGE,
     PHASE_TOKENS,
     STRUCTURES,
+    Comparison,
     Run,
+    compare_batching,
     compare_reuse,
     write_json,
 )
@@ -196,10 +201,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="build models here, reuse them")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--rounds", type=int, default=3, help="decode comparison runs")
+    parser.add_argument("--batch-size", type=int, default=2, help="images decoded in one run")
     args = parser.parse_args()
     image = np.asarray(Image.open(args.image).convert("L"))
     print(f"image {args.image.name} {image.shape[1]}x{image.shape[0]}, tokens {PHASE_TOKENS}")
     results: list[Run] = []
+    comparisons: list[Comparison] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             pair = build(name, (args.keep or Path(tmp)) / name)
@@ -209,9 +216,14 @@ def main() -> None:
                   f"{pair.mmproj.name} ({pair.mmproj.stat().st_size / 2**20:.0f} MiB), "
                   f"{engine.threads} threads")  # fmt: skip
             results += compare_reuse(engine, name, image)
+            print(f"\n{name}  baseline vs new{'baseline':>26}{'new':>10}")
+            for comparison in compare_batching(engine, name, image, args.batch_size):
+                comparisons.append(comparison)
+                comparison.show()
+            engine.close()
             compare_plain(pair, args.threads, image, args.rounds)
     if args.json:
-        write_json(args.json, results)
+        write_json(args.json, results, comparisons)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from PIL import Image
 
 from napari_fada.core.fada_format import answer_schema
 from napari_fada.errors import ModelLoadError
+from napari_fada.models.base import ProposeRequest
 from napari_fada.models.hf_backend import HFBackend
 from napari_fada.models.registry import load_backend
 from tests.models.tiny_hf_model import build_tiny_checkpoint
@@ -37,7 +38,9 @@ def test_five_phases_give_schema_valid_answers(
 ) -> None:
     image = np.asarray(Image.open(samples_dir / "images" / "hc18_010_HC.png"))
     messages: list[str] = []
-    proposal = backend.propose(image, progress=lambda message, _: messages.append(message))
+    # structures by hand: a random model's plane may route to a group with nothing to segment
+    request = ProposeRequest(structures=("fetal_head", "Brain"))
+    proposal = backend.propose(image, request, progress=lambda message, _: messages.append(message))
     assert backend.info.model_id == checkpoint.name == proposal.model.model_id
     assert backend.info.backend == "transformers"
     assert set(proposal.raw_answers) == {"interpret", "classify", "map", "detect", "segment"}

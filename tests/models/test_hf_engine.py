@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ from napari_fada.core.fada_format import answer_schema
 from napari_fada.core.prompts import task_prompt
 from napari_fada.core.vocabulary import PLANE_LABELS
 from napari_fada.errors import ModelLoadError
-from napari_fada.models.hf_engine import HFEngine, _chat_parts
+from napari_fada.models.hf_engine import HFEngine, _chat_parts, kernel_note
 from napari_fada.models.vlm_engine import GenerationSettings
 from tests.models.tiny_hf_model import build_tiny_checkpoint
 
@@ -222,7 +223,7 @@ def test_out_of_memory_while_generating(
     def no_memory(*args: Any, **kwargs: Any) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(engine.model, "generate", no_memory)
+    monkeypatch.setattr(engine.model, "forward", no_memory)
     with pytest.raises(ModelLoadError, match="Not enough memory on cpu"):
         engine.generate(context, task_prompt("classify"), GREEDY)
 
@@ -242,3 +243,27 @@ def test_a_checkpoint_asking_for_custom_code_is_refused(checkpoint: Path, tmp_pa
     config.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(ModelLoadError, match="never runs a model folder's own code"):
         HFEngine(folder)
+
+
+def test_the_status_line_says_whether_the_fast_kernels_are_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hybrid = {"text_config": {"layer_types": ["linear_attention", "full_attention"]}}
+    assert kernel_note({"text_config": {"layer_types": ["full_attention"]}}) is None
+    assert kernel_note({"model_type": "qwen2_5_vl"}) is None
+    present = {"fla"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: name if name in present else None)
+    missing = kernel_note(hybrid) or ""
+    assert "causal-conv1d missing" in missing and "flash-linear-attention" not in missing
+    present.add("causal_conv1d")
+    assert kernel_note(hybrid) == "fast kernels: flash-linear-attention, causal-conv1d"
+
+
+@pytest.mark.parametrize("checkpoint", ["qwen3_5"], indirect=True)
+def test_a_hybrid_model_reports_its_kernels(engine: HFEngine) -> None:
+    from napari_fada.models.hf_backend import HFBackend
+
+    backend = HFBackend(engine.checkpoint, device="cpu")
+    assert backend.notes == engine.notes and len(engine.notes) == 1
+    assert backend.describe().startswith(f"{engine.info.model_id}; ")
+    assert ("missing" in engine.notes[0]) != ("fast kernels" in engine.notes[0])

@@ -80,6 +80,9 @@ class TextShape:
     #: The output layer is the token embedding, as in Qwen3.5-0.8B; the JSON bias then needs
     #: separate output weights, so tied models answer random text (fine for benchmarks).
     tied_embeddings: bool = False
+    #: Standard deviation of the random weights; larger ones make the answers depend on every
+    #: position and cache cell (at 0.02 attention is nearly uniform), as batching tests need.
+    std: float = 0.02
 
     @property
     def attention_head_dim(self) -> int:
@@ -185,12 +188,13 @@ class _Weights:
     expects.
     """
 
-    def __init__(self, seed: int, dtype: type[np.floating]) -> None:
+    def __init__(self, seed: int, dtype: type[np.floating], std: float = 0.02) -> None:
         self._rng = np.random.default_rng(seed)
         self.dtype = dtype
+        self.std = np.float32(std)
 
     def normal(self, *shape: int, dtype: type[np.floating] | None = None) -> np.ndarray:
-        values = self._rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
+        values = self._rng.standard_normal(shape, dtype=np.float32) * self.std
         return values.astype(dtype or self.dtype, copy=False)
 
     def ones(self, *shape: int) -> np.ndarray:
@@ -388,7 +392,7 @@ def write_text_model(
     _text_parameters(writer, shape)
     _tokenizer(writer, tokens, types, merges)
     bias = _preferences(tokens, tokens.index("<|im_end|>"))
-    for tensor_name, array in _text_tensors(shape, _Weights(seed, dtype), bias):
+    for tensor_name, array in _text_tensors(shape, _Weights(seed, dtype, shape.std), bias):
         writer.add_tensor(tensor_name, array)
     _finish(writer)
     return path

@@ -6,6 +6,8 @@ glob (``'scans/**/*.dcm'``, expanded here for shells that pass it quoted). Still
 (PNG, JPEG, BMP) are not opened here; files that may hold several frames (TIFF, DICOM, video)
 are opened, which reads their header and first frame, to count the frames. A clip becomes
 items of up to :data:`CHUNK_FRAMES` consecutive frames, so a worker opens it once per chunk.
+Items are handed to workers in groups (:func:`group_items`) of at least the frames a model
+decodes together.
 
 Each frame is named by a :data:`FrameKey`: the file's absolute path and the frame index (None
 for a still image). The dataset's records carry the same two facts, so a rerun skips every
@@ -45,6 +47,33 @@ class WorkItem:
         if self.frames is None:
             return [(str(self.path), None)]
         return [(str(self.path), index) for index in self.frames]
+
+
+@dataclass(frozen=True)
+class WorkGroup:
+    """Consecutive work items proposed in one task, so that their frames can be decoded
+    together (``prelabel --batch-size``)."""
+
+    items: tuple[WorkItem, ...]
+
+    @property
+    def keys(self) -> list[FrameKey]:
+        return [key for item in self.items for key in item.keys]
+
+
+def group_items(items: Sequence[WorkItem], frames: int) -> list[WorkGroup]:
+    """``items`` in order, in groups of consecutive items holding at least ``frames`` frames
+    (fewer in the last group); one item per group for ``frames`` 1."""
+    groups: list[WorkGroup] = []
+    pending: list[WorkItem] = []
+    for item in items:
+        pending.append(item)
+        if sum(len(p.keys) for p in pending) >= frames:
+            groups.append(WorkGroup(tuple(pending)))
+            pending = []
+    if pending:
+        groups.append(WorkGroup(tuple(pending)))
+    return groups
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from napari_fada.batch.inputs import WorkItem
+from napari_fada.batch.inputs import FrameKey, WorkGroup
 from napari_fada.batch.work import FrameOutcome
 from napari_fada.errors import ModelLoadError
 
@@ -24,11 +24,20 @@ class ResultFuture(Protocol):
     def cancel(self) -> Any: ...
 
 
-#: Starts one item's work somewhere and returns the future of its outcomes.
-Submit = Callable[[WorkItem], ResultFuture]
+class Work(Protocol):
+    """A unit of work: the frames it proposes on."""
+
+    @property
+    def keys(self) -> list[FrameKey]: ...
 
 
-def _outcomes(item: WorkItem, future: ResultFuture) -> list[FrameOutcome]:
+_Work = TypeVar("_Work", bound=Work)
+
+#: Starts one group's work somewhere and returns the future of its outcomes.
+Submit = Callable[[WorkGroup], ResultFuture]
+
+
+def _outcomes(item: Work, future: ResultFuture) -> list[FrameOutcome]:
     """The item's outcomes; a worker that died or broke on it fails that item, not the run.
     A model that cannot be loaded stops the run: no other item could succeed."""
     try:
@@ -41,12 +50,12 @@ def _outcomes(item: WorkItem, future: ResultFuture) -> list[FrameOutcome]:
 
 
 def in_order(
-    items: Iterable[WorkItem], submit: Submit, window: int
-) -> Generator[tuple[WorkItem, list[FrameOutcome]], None, None]:
+    items: Iterable[_Work], submit: Callable[[_Work], ResultFuture], window: int
+) -> Generator[tuple[_Work, list[FrameOutcome]], None, None]:
     """Each item with its outcomes, in the order of ``items``; unstarted work is cancelled when
     the caller stops early (an error, Ctrl-C)."""
     queue = iter(items)
-    pending: deque[tuple[WorkItem, ResultFuture]] = deque()
+    pending: deque[tuple[_Work, ResultFuture]] = deque()
     try:
         while True:
             while len(pending) < max(1, window) and (item := next(queue, None)) is not None:

@@ -19,16 +19,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from napari_fada.batch.inputs import InputFailure, expand_inputs, frame_key
+from napari_fada.batch.inputs import InputFailure, expand_inputs, frame_key, group_items
 from napari_fada.batch.ordered import Submit, in_order
 from napari_fada.batch.report import RunReport, write_report
 from napari_fada.batch.run_local import local_workers
 from napari_fada.batch.work import BackendSpec, FrameOutcome
 from napari_fada.core.proposal import now_iso
 from napari_fada.data.dataset import Dataset
-from napari_fada.errors import DatasetError, WriteError
+from napari_fada.errors import DatasetError, FadaError, WriteError
 from napari_fada.models.base import PHASES, CancelToken, ProposeRequest
-from napari_fada.models.registry import backend_options
+from napari_fada.models.registry import available_backends, backend_batches, backend_options
 from napari_fada.settings import Settings
 
 #: Items queued per worker slot, so a worker never waits for the writer to hand it work.
@@ -55,16 +55,31 @@ def threads_per_worker(workers: int) -> int:
 
 @contextmanager
 def _workers(
-    spec: BackendSpec, request: ProposeRequest, workers: int, scheduler: str | None
+    spec: BackendSpec,
+    request: ProposeRequest,
+    workers: int,
+    scheduler: str | None,
+    batch_size: int,
 ) -> Iterator[tuple[Submit, int]]:
     if scheduler is None:
-        with local_workers(spec, request, workers) as running:
+        with local_workers(spec, request, workers, batch_size) as running:
             yield running
     else:
         from napari_fada.batch.run_dask import dask_workers
 
-        with dask_workers(spec, request, scheduler, workers) as running:
+        with dask_workers(spec, request, scheduler, workers, batch_size) as running:
             yield running
+
+
+def _check_batch_size(spec: BackendSpec, batch_size: int) -> None:
+    if batch_size < 1:
+        raise FadaError(f"The batch size must be a whole number above 0, not {batch_size}.")
+    if batch_size > 1 and not backend_batches(spec.name):
+        batching = ", ".join(n for n in available_backends() if backend_batches(n))
+        raise FadaError(
+            f"The {spec.name!r} backend proposes one image at a time: --batch-size is for the "
+            f"{batching} backends (use --workers to propose on several images at once)."
+        )
 
 
 def _tell(message: str) -> None:
@@ -143,6 +158,7 @@ def prelabel(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
     folder_clips: bool = False,
+    batch_size: int = 1,
 ) -> RunReport:
     """Propose on every frame of ``inputs`` not yet in dataset ``out`` and save the proposals.
 
@@ -150,6 +166,8 @@ def prelabel(
     address, or ``"local"`` for a new LocalCluster of ``workers`` processes, runs on Dask.
     ``progress`` shows a progress bar on stderr; ``on_progress`` is called after each item.
     ``folder_clips`` reads each folder as one clip instead of images each on its own.
+    ``batch_size`` frames are proposed together (:meth:`Backend.propose_batch`: the transformers
+    and llama backends decode them at once); a backend that cannot is a FadaError.
     Ctrl-C or ``cancel`` stops the run once the items being proposed are done and returns its
     report marked ``interrupted``; a dataset that cannot be written (full disk, no permission)
     stops it with the reason in ``write_error``, what was saved staying intact. The report is
@@ -157,10 +175,12 @@ def prelabel(
     written); a model that cannot be loaded raises ModelLoadError.
     """
     out = Path(out)
+    _check_batch_size(spec, batch_size)
     dataset = Dataset.open(out, annotator=annotator, on_wait=_tell)
     done = {frame_key(r.source_path, r.frame_index) for r in dataset.records() if r.source_path}
     expansion = expand_inputs(inputs, done, folder_clips)
-    workers = max(1, min(workers, len(expansion.items)))
+    groups = group_items(expansion.items, batch_size)
+    workers = max(1, min(workers, len(groups)))
     report = RunReport([str(p) for p in inputs], spec.name, workers, scheduler)
     report.total, report.skipped = expansion.frames, expansion.skipped
     for failure in expansion.failures:
@@ -168,10 +188,11 @@ def prelabel(
     started, last_report, handled = time.perf_counter(), 0.0, 0
     bar = tqdm(total=expansion.frames, unit="img", desc="prelabel", disable=not progress)
     try:
-        if expansion.items:  # nothing to do: no model loaded, no cluster started
+        if groups:  # nothing to do: no model loaded, no cluster started
+            running = _workers(spec, request or ProposeRequest(), workers, scheduler, batch_size)
             with (
-                _workers(spec, request or ProposeRequest(), workers, scheduler) as (submit, slots),
-                closing(in_order(expansion.items, submit, QUEUED_PER_SLOT * slots)) as results,
+                running as (submit, slots),
+                closing(in_order(groups, submit, QUEUED_PER_SLOT * slots)) as results,
             ):
                 for _, outcomes in results:
                     for outcome in outcomes:

@@ -53,7 +53,7 @@ def propose_into(
     request = ProposeRequest(phases=phases, structures=structures)
     try:
         for item in expansion.items:
-            for outcome in propose_with(backend, item, request):
+            for outcome in propose_with(backend, [item], request):
                 if outcome.error is not None or outcome.record is None:
                     frame = "" if outcome.key[1] is None else f" frame {outcome.key[1]}"
                     summary.failures.append(f"{outcome.key[0]}{frame}: {outcome.error}")

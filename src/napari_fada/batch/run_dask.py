@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from napari_fada.batch.ordered import Submit
-from napari_fada.batch.work import BackendSpec, propose_item
+from napari_fada.batch.work import BackendSpec, propose_group
 from napari_fada.errors import FadaError
 from napari_fada.models.base import ProposeRequest
 
@@ -25,10 +25,11 @@ CONNECT_TIMEOUT_S = 30
 
 @contextmanager
 def dask_workers(
-    spec: BackendSpec, request: ProposeRequest, scheduler: str, workers: int
+    spec: BackendSpec, request: ProposeRequest, scheduler: str, workers: int, batch_size: int = 1
 ) -> Iterator[tuple[Submit, int]]:
     """``(submit, slots)`` on the cluster at ``scheduler`` (or a LocalCluster of ``workers``
-    single-threaded processes), closed again on exit."""
+    single-threaded processes), closed again on exit; ``batch_size`` frames proposed at a
+    time."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as error:
@@ -58,6 +59,10 @@ def dask_workers(
         stack.callback(client.close)
         slots = max(1, sum(client.nthreads().values()))
         yield (
-            (lambda item: client.submit(propose_item, item, spec, request, pure=False, retries=0)),
+            (
+                lambda group: client.submit(
+                    propose_group, group, spec, request, batch_size, pure=False, retries=0
+                )
+            ),
             slots,
         )

@@ -19,21 +19,23 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
-from napari_fada.batch.inputs import WorkItem
+from napari_fada.batch.inputs import WorkGroup
 from napari_fada.batch.ordered import Submit
-from napari_fada.batch.work import BackendSpec, FrameOutcome, propose_item
+from napari_fada.batch.work import BackendSpec, FrameOutcome, propose_group
 from napari_fada.models.base import ProposeRequest
 from napari_fada.models.registry import backend_thread_safe
 
 
 class _InThisProcess:
-    """A future that does its item's work in this process when its result is asked for."""
+    """A future that does its group's work in this process when its result is asked for."""
 
-    def __init__(self, item: WorkItem, spec: BackendSpec, request: ProposeRequest) -> None:
-        self._work = (item, spec, request)
+    def __init__(
+        self, group: WorkGroup, spec: BackendSpec, request: ProposeRequest, batch_size: int
+    ) -> None:
+        self._work = (group, spec, request, batch_size)
 
     def result(self) -> list[FrameOutcome]:
-        return propose_item(*self._work)
+        return propose_group(*self._work)
 
     def cancel(self) -> bool:
         return True
@@ -54,11 +56,12 @@ def _worker_setup() -> None:
 
 @contextmanager
 def local_workers(
-    spec: BackendSpec, request: ProposeRequest, workers: int
+    spec: BackendSpec, request: ProposeRequest, workers: int, batch_size: int = 1
 ) -> Iterator[tuple[Submit, int]]:
-    """``(submit, slots)``: a function starting one item's work, and how many run at once."""
+    """``(submit, slots)``: a function starting one group's work (``batch_size`` frames
+    proposed at a time), and how many run at once."""
     if workers <= 1:
-        yield (lambda item: _InThisProcess(item, spec, request)), 1
+        yield (lambda group: _InThisProcess(group, spec, request, batch_size)), 1
         return
     pool: Executor
     if backend_thread_safe(spec.name):
@@ -70,6 +73,9 @@ def local_workers(
             initializer=_worker_setup,
         )
     try:
-        yield (lambda item: pool.submit(propose_item, item, spec, request)), workers
+        yield (
+            (lambda group: pool.submit(propose_group, group, spec, request, batch_size)),
+            workers,
+        )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

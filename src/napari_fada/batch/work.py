@@ -1,4 +1,5 @@
-"""What a worker does with one work item: read its frames, propose on each, send back records.
+"""What a worker does with a group of work items: read their frames, propose on them (several
+at a time with ``--batch-size``), send back records.
 
 The same function runs in the calling process, in a local process pool and on Dask workers.
 Each process loads its model once (:func:`loaded_backend` caches it by its :class:`BackendSpec`)
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_fada.batch.inputs import FrameKey, WorkItem
+from napari_fada.batch.inputs import FrameKey, WorkGroup, WorkItem
 from napari_fada.core.proposal import ImageRecord, Proposal
 from napari_fada.errors import FadaError
 from napari_fada.models.base import Backend, ProposeRequest
@@ -115,39 +116,72 @@ def _frames(item: WorkItem) -> Iterator[Frame | FrameOutcome]:
         yield Frame(pixels, item.path, loaded.pixel_spacing_mm, clip_id, index)
 
 
+def _key(frame: Frame) -> FrameKey:
+    return (str(frame.source_path), frame.frame_index)
+
+
+def _request(request: ProposeRequest, frame: Frame) -> ProposeRequest:
+    return replace(request, pixel_spacing_mm=frame.pixel_spacing_mm)
+
+
 def _propose(backend: Backend, frame: Frame, request: ProposeRequest) -> FrameOutcome:
-    key = (str(frame.source_path), frame.frame_index)
     started = time.perf_counter()
     try:
-        proposal = backend.propose(
-            frame.image, replace(request, pixel_spacing_mm=frame.pixel_spacing_mm)
-        )
+        proposal = backend.propose(frame.image, _request(request, frame))
     except FadaError as error:
-        return FrameOutcome(key, error=str(error))
+        return FrameOutcome(_key(frame), error=str(error))
     except Exception as error:  # one odd image must not stop a dataset-wide run
-        return FrameOutcome(key, error=f"the model failed on it ({type(error).__name__}: {error})")
+        reason = f"the model failed on it ({type(error).__name__}: {error})"
+        return FrameOutcome(_key(frame), error=reason)
     seconds = time.perf_counter() - started
-    return FrameOutcome(key, frame.record(), frame.image, proposal, seconds=seconds)
+    return FrameOutcome(_key(frame), frame.record(), frame.image, proposal, seconds=seconds)
+
+
+def _propose_batch(
+    backend: Backend, frames: list[Frame], request: ProposeRequest
+) -> list[FrameOutcome]:
+    """Outcomes of ``frames`` proposed together; when the batch fails, each frame is proposed
+    on its own, so that only a frame the model cannot take fails."""
+    if len(frames) == 1:
+        return [_propose(backend, frames[0], request)]
+    started = time.perf_counter()
+    try:
+        proposals = backend.propose_batch(
+            [frame.image for frame in frames], [_request(request, frame) for frame in frames]
+        )
+    except Exception:  # each frame again alone, to say which one failed and why
+        return [_propose(backend, frame, request) for frame in frames]
+    seconds = (time.perf_counter() - started) / len(frames)
+    return [
+        FrameOutcome(_key(frame), frame.record(), frame.image, proposal, seconds=seconds)
+        for frame, proposal in zip(frames, proposals, strict=True)
+    ]
 
 
 def propose_with(
     backend: Backend,
-    item: WorkItem,
+    items: Sequence[WorkItem],
     request: ProposeRequest,
     lock: AbstractContextManager[Any] | None = None,
+    batch_size: int = 1,
 ) -> list[FrameOutcome]:
-    """Propose on every frame of ``item`` with ``backend`` (used under ``lock``, if given)."""
-    outcomes = []
-    for frame in _frames(item):
-        if isinstance(frame, FrameOutcome):
-            outcomes.append(frame)
-            continue
+    """Propose on every frame of ``items`` with ``backend`` (used under ``lock``, if given),
+    ``batch_size`` frames at a time (:meth:`Backend.propose_batch`); outcomes in frame order."""
+    outcomes: list[Frame | FrameOutcome] = [f for item in items for f in _frames(item)]
+    frames = [(i, f) for i, f in enumerate(outcomes) if isinstance(f, Frame)]
+    for first in range(0, len(frames), batch_size):
+        batch = frames[first : first + batch_size]
         with lock or nullcontext():
-            outcomes.append(_propose(backend, frame, request))
-    return outcomes
+            done = _propose_batch(backend, [frame for _, frame in batch], request)
+        for (index, _), outcome in zip(batch, done, strict=True):
+            outcomes[index] = outcome
+    return [o for o in outcomes if isinstance(o, FrameOutcome)]
 
 
-def propose_item(item: WorkItem, spec: BackendSpec, request: ProposeRequest) -> list[FrameOutcome]:
-    """Propose on every frame of ``item`` with this process's instance of the model."""
+def propose_group(
+    group: WorkGroup, spec: BackendSpec, request: ProposeRequest, batch_size: int = 1
+) -> list[FrameOutcome]:
+    """Propose on every frame of ``group`` with this process's instance of the model,
+    ``batch_size`` frames at a time."""
     backend, lock = loaded_backend(spec)
-    return propose_with(backend, item, request, lock)
+    return propose_with(backend, group.items, request, lock, batch_size)

@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786), or 'local' for a "
         "Dask LocalCluster of --workers processes (default: a process pool, no Dask)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1,
+        help="images each worker proposes together (transformers and llama backends; "
+        "default 1): transformers decodes their independent phases as one batch, llama.cpp as "
+        "parallel sequences, image after image; the answers are those of one at a time",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -50,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         annotator=args.annotator,
         progress=not args.no_progress,
         folder_clips=args.folder_as_clip,
+        batch_size=args.batch_size,
     )
     for failure in report.failures:
         frame = "" if failure.frame_index is None else f" frame {failure.frame_index}"

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = apply_model_arguments(Settings.load(), args)
     backend = load_backend(settings.backend, **settings.backend_arguments())
+    for note in backend.notes:
+        print(f"{backend.model_id}: {note}", file=sys.stderr)
     structures = tuple(args.structures) if args.structures else None
     phases = tuple(settings.phases) if settings.phases else PHASES
     try:

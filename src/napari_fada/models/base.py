@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,9 @@ class Backend(abc.ABC):
 
     #: Identity written into every annotation's provenance.
     info: ModelInfo
+    #: What the user should know about how the model runs, shown where it is reported loaded
+    #: (e.g. optional fast kernels that are missing).
+    notes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def propose(
@@ -71,12 +74,29 @@ class Backend(abc.ABC):
     ) -> Proposal:
         """Propose for ``image``: ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, uint8."""
 
+    def propose_batch(
+        self,
+        images: Sequence[np.ndarray],
+        requests: Sequence[ProposeRequest],
+        cancel: CancelToken | None = None,
+    ) -> list[Proposal]:
+        """Proposals for several images (``requests`` one per image); here one after the other,
+        backends that decode images together override it."""
+        return [
+            self.propose(image, request, cancel=cancel)
+            for image, request in zip(images, requests, strict=True)
+        ]
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
         """Free the model's memory."""
 
     @property
     def model_id(self) -> str:
         return self.info.model_id
+
+    def describe(self) -> str:
+        """The model's id and its notes, for a status line."""
+        return "; ".join((self.model_id, *self.notes))
 
     def route(
         self, plane_label: str | None, interpretation: Mapping[str, object] | None = None

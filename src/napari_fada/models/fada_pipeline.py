@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -45,6 +45,7 @@ from napari_fada.models.base import (
 from napari_fada.models.embedded_preprocess import to_gray
 from napari_fada.models.vlm_engine import (
     TOP_K,
+    Ask,
     Generation,
     GenerationSettings,
     ImageContext,
@@ -55,7 +56,8 @@ from napari_fada.models.vlm_engine import (
 #: are one structure instance.
 MERGE_IOU = 0.3
 #: Phases that do not need each other's answers (MAP needs interpret and classify; detect and
-#: segment need MAP), run at once on engines that take several requests at a time.
+#: segment need MAP): asked at once, as parallel requests on an engine that takes several at a
+#: time, else in one :meth:`~VisionLanguageEngine.generate_batch` call.
 INDEPENDENT: tuple[tuple[str, ...], ...] = (
     ("interpret", "classify"),
     ("map",),
@@ -156,9 +158,36 @@ class _Run:
     request: ProposeRequest
     cancel: CancelToken
     progress: ProgressCallback
+    phases: list[str]
     context: ImageContext | None = None
     structures: dict[str, tuple[str, ...]] = field(default_factory=dict)
     found: dict[str, list[Annotation]] = field(default_factory=dict)
+    reported: float = 0.0
+
+    def report(self, message: str, fraction: float) -> None:
+        """Progress that never goes back (phases asked at once report in turns)."""
+        self.reported = max(self.reported, fraction)
+        self.progress(message, self.reported)
+
+
+@dataclass
+class _Call:
+    """One model phase of one run to ask the engine, with its place in the run's progress."""
+
+    run: _Run
+    phase: str
+    structures: tuple[str, ...]
+    fraction: float
+    share: float
+
+
+def _check_phases(request: ProposeRequest) -> None:
+    unknown = [p for p in request.phases if p not in PHASES]
+    if unknown:
+        named = ", ".join(map(repr, unknown))
+        raise FadaError(f"Unknown phase(s) {named}: choose from {', '.join(PHASES)}.")
+    if not request.phases:
+        raise FadaError(f"No phase chosen: tick at least one of {', '.join(PHASES)}.")
 
 
 class FadaPipeline(Backend):
@@ -179,6 +208,7 @@ class FadaPipeline(Backend):
             weights_sha256=engine_info.weights_sha256,
             config_sha256=pipeline_config_sha256(engine_info.config_sha256, constrained),
         )
+        self.notes = engine.notes
         self.last_generations: dict[str, Generation] = {}
 
     def propose(
@@ -189,79 +219,104 @@ class FadaPipeline(Backend):
         cancel: CancelToken | None = None,
     ) -> Proposal:
         request = request or ProposeRequest()
-        unknown = [p for p in request.phases if p not in PHASES]
-        if unknown:
-            named = ", ".join(map(repr, unknown))
-            raise FadaError(f"Unknown phase(s) {named}: choose from {', '.join(PHASES)}.")
-        if not request.phases:
-            raise FadaError(f"No phase chosen: tick at least one of {', '.join(PHASES)}.")
-        resized = model_input(image)
-        height, width = np.asarray(image).shape[:2]
-        run = _Run(
-            proposal=Proposal(width=width, height=height, model=self.info),
-            request=request,
-            cancel=cancel or CancelToken(),
-            progress=progress or (lambda message, fraction: None),
-        )
-        phases = [p for p in PHASES if p in request.phases]
+        return self._propose_all([image], [request], progress, cancel)[0]
+
+    def propose_batch(
+        self,
+        images: Sequence[np.ndarray],
+        requests: Sequence[ProposeRequest],
+        cancel: CancelToken | None = None,
+    ) -> list[Proposal]:
+        """Proposals for ``images``: each phase group asked of every image in one
+        :meth:`~VisionLanguageEngine.generate_batch` call, which an engine decoding sequences
+        together answers at once."""
+        return self._propose_all(images, requests, None, cancel)
+
+    def _propose_all(
+        self,
+        images: Sequence[np.ndarray],
+        requests: Sequence[ProposeRequest],
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> list[Proposal]:
+        for request in requests:
+            _check_phases(request)
+        cancel = cancel or CancelToken()
+        inputs = [model_input(image) for image in images]
+        runs = [
+            _Run(
+                proposal=Proposal(
+                    width=np.asarray(image).shape[1],
+                    height=np.asarray(image).shape[0],
+                    model=self.info,
+                ),
+                request=request,
+                cancel=cancel,
+                progress=progress or (lambda message, fraction: None),
+                phases=[p for p in PHASES if p in request.phases],
+            )
+            for image, request in zip(images, requests, strict=True)
+        ]
         self.last_generations = {}
         started = time.perf_counter()
-        if set(phases) & set(MODEL_PHASES):
-            self._encode(run, resized)
-        share = 1 / (len(phases) + 1)
-        for group in self._groups(phases):
-            run.cancel.raise_if_cancelled()
-            asks = []
-            for phase in group:
-                fraction = (phases.index(phase) + 1) * share
-                run.progress(f"{self.model_id}: {_DOING[phase]}...", fraction)
-                asks.append((phase, fraction))
-            self._run_group(run, asks, share)
-        self._finish(run)
-        run.proposal.timings_s["total"] = time.perf_counter() - started
-        run.progress(f"{self.model_id}: done", 1.0)
-        return run.proposal
+        for run, resized in zip(runs, inputs, strict=True):
+            if set(run.phases) & set(MODEL_PHASES):
+                self._encode(run, resized)
+        for group in INDEPENDENT:
+            cancel.raise_if_cancelled()
+            self._run_group(runs, group)
+        for run in runs:
+            self._finish(run)
+            run.proposal.timings_s["total"] = time.perf_counter() - started
+            run.report(f"{self.model_id}: done", 1.0)
+        return [run.proposal for run in runs]
 
     def _encode(self, run: _Run, resized: np.ndarray) -> None:
-        run.progress(f"{self.model_id}: encoding the image...", 0.0)
+        run.report(f"{self.model_id}: encoding the image...", 0.0)
         started = time.perf_counter()
         run.context = self.engine.encode_image(resized)
         run.proposal.timings_s["encode"] = time.perf_counter() - started
 
-    def _groups(self, phases: list[str]) -> list[list[str]]:
-        """``phases`` in runs that may go at once: alone, or by :data:`INDEPENDENT` when the
-        engine answers several requests at a time."""
-        if self.engine.parallel_requests < 2:
-            return [[phase] for phase in phases]
-        groups = [[p for p in group if p in phases] for group in INDEPENDENT]
-        return [group for group in groups if group]
-
-    def _run_group(self, run: _Run, asks: list[tuple[str, float]], share: float) -> None:
-        """Run the phases of ``asks`` (phase, progress fraction), their model calls at once
-        when there are several; answers are read in the pipeline's order."""
+    def _run_group(self, runs: list[_Run], group: tuple[str, ...]) -> None:
+        """Run the phases of ``group`` that each run asks for, the model calls of all runs at
+        once; answers are read in the pipeline's order."""
         started = time.perf_counter()
-        calls: list[tuple[str, tuple[str, ...], float]] = []
-        for phase, fraction in asks:
-            if phase == "map":
-                self._map(run)
-                run.proposal.timings_s[phase] = time.perf_counter() - started
-                continue
-            structures: tuple[str, ...] = ()
-            if phase in ("detect", "segment"):
-                structures = self._structures(run, phase)
-                if not structures:
+        calls: list[_Call] = []
+        for run in runs:
+            share = 1 / (len(run.phases) + 1)
+            for phase in (p for p in group if p in run.phases):
+                fraction = (run.phases.index(phase) + 1) * share
+                run.report(f"{self.model_id}: {_DOING[phase]}...", fraction)
+                if phase == "map":
+                    self._map(run)
                     run.proposal.timings_s[phase] = time.perf_counter() - started
                     continue
-            calls.append((phase, structures, fraction))
-        if len(calls) > 1:
+                structures: tuple[str, ...] = ()
+                if phase in ("detect", "segment"):
+                    structures = self._structures(run, phase)
+                    if not structures:
+                        run.proposal.timings_s[phase] = time.perf_counter() - started
+                        continue
+                calls.append(_Call(run, phase, structures, fraction, share))
+        generations = self._answers(calls)
+        for call, generation in zip(calls, generations, strict=True):
+            self._read(call.run, call.phase, generation)
+            call.run.proposal.timings_s[call.phase] = time.perf_counter() - started
+
+    def _answers(self, calls: list[_Call]) -> list[Generation]:
+        """The engine's answers to ``calls``: from threads on an engine taking several requests
+        at a time, else from one :meth:`~VisionLanguageEngine.generate_batch` call. Raises
+        Cancelled when the user cancelled during one of them."""
+        if self.engine.parallel_requests > 1 and len(calls) > 1:
             with ThreadPoolExecutor(len(calls), thread_name_prefix="fada-phase") as pool:
-                futures = [pool.submit(self._generate, run, *call, share) for call in calls]
+                futures = [pool.submit(self._generate, call) for call in calls]
                 generations = [future.result() for future in futures]
         else:
-            generations = [self._generate(run, *call, share) for call in calls]
-        for (phase, _, _), generation in zip(calls, generations, strict=True):
-            self._read(run, phase, generation)
-            run.proposal.timings_s[phase] = time.perf_counter() - started
+            generations = self.engine.generate_batch([self._ask(call) for call in calls])
+        for call, generation in zip(calls, generations, strict=False):
+            if generation.stopped_by_callback or call.run.cancel.cancelled:
+                raise Cancelled(f"cancelled by the user during the {call.phase} phase")
+        return generations
 
     def _read(self, run: _Run, phase: str, generation: Generation) -> None:
         self.last_generations[phase] = generation
@@ -302,30 +357,31 @@ class FadaPipeline(Backend):
             )
         return structures
 
-    def _generate(
-        self, run: _Run, phase: str, structures: tuple[str, ...], fraction: float, share: float
-    ) -> Generation:
-        assert run.context is not None
+    def _ask(self, call: _Call) -> Ask:
         settings = GenerationSettings(
-            max_new_tokens=max_new_tokens(phase),
+            max_new_tokens=max_new_tokens(call.phase),
             temperature=TEMPERATURE,
             top_p=TOP_P,
-            json_schema=answer_schema(phase, structures) if self.constrained else None,
+            json_schema=answer_schema(call.phase, call.structures) if self.constrained else None,
         )
-        generation = self.engine.generate(
-            run.context,
-            task_prompt(phase, structures),
+        assert call.run.context is not None
+        return Ask(
+            call.run.context,
+            task_prompt(call.phase, call.structures),
             settings,
-            self._on_text(run, phase, fraction, share, settings.max_new_tokens),
+            self._on_text(call, settings.max_new_tokens),
         )
-        if generation.stopped_by_callback or run.cancel.cancelled:
-            raise Cancelled(f"cancelled by the user during the {phase} phase")
+
+    def _generate(self, call: _Call) -> Generation:
+        ask = self._ask(call)
+        generation = self.engine.generate(ask.context, ask.prompt, ask.settings, ask.on_text)
+        if generation.stopped_by_callback or call.run.cancel.cancelled:
+            raise Cancelled(f"cancelled by the user during the {call.phase} phase")
         return generation
 
-    def _on_text(
-        self, run: _Run, phase: str, fraction: float, share: float, limit: int
-    ) -> Callable[[str], bool]:
+    def _on_text(self, call: _Call, limit: int) -> Callable[[str], bool]:
         """Stops generation on cancel; reports progress as pieces of the answer arrive."""
+        run, phase, fraction, share = call.run, call.phase, call.fraction, call.share
         pieces = 0
 
         def on_text(_: str) -> bool:
@@ -333,7 +389,7 @@ class FadaPipeline(Backend):
             pieces += 1
             if pieces % _PROGRESS_EVERY == 0:
                 done = fraction + share * min(pieces / limit, 1.0)
-                run.progress(f"{self.model_id}: {_DOING[phase]} ({pieces} tokens)...", done)
+                run.report(f"{self.model_id}: {_DOING[phase]} ({pieces} tokens)...", done)
             return run.cancel.cancelled
 
         return on_text

@@ -1,11 +1,13 @@
 """FADA (or any Qwen-VL fine-tune) through transformers, from a local checkpoint folder.
 
 The image reuse works on the KV cache: :meth:`HFEngine.encode_image` runs the vision tower and
-prefills the chat up to and including the image once; :meth:`HFEngine.generate` continues each
-phase from a deep copy of that cache (hybrid models such as Qwen3.5 keep recurrent state that
-cannot be cropped back, a copy works for every cache). Qwen-VL places text after an image at
-M-RoPE positions shifted by ``rope_deltas``; the prefill computes them and each phase restores
-them, so a continued generation equals a full one token for token.
+prefills the chat up to and including the image once; each phase prefills its prompt on a deep
+copy of that cache (hybrid models such as Qwen3.5 keep recurrent state that cannot be cropped
+back, a copy works for every cache). Qwen-VL places text after an image at M-RoPE positions
+shifted by ``rope_deltas``; the prefill computes them and each phase continues from them, so a
+continued generation equals a full one token for token. :meth:`HFEngine.generate_batch` then
+decodes several such sequences together (:mod:`napari_fada.models.hf_decode`): the phases of
+one image that do not need each other, and those of several images.
 
 Importing this module imports torch and transformers; the registry imports it only when a user
 picks the transformers backend.
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import inspect
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,10 @@ from PIL import Image
 
 from napari_fada.errors import ModelLoadError
 from napari_fada.models import hf_checkpoint
-from napari_fada.models.hf_generation import JsonSchemaLogits, TextStream, TokenTexts
+from napari_fada.models.hf_decode import Decoder, Row
+from napari_fada.models.hf_generation import JsonConstraint, JsonMasks, TextStream, TokenTexts
 from napari_fada.models.vlm_engine import (
+    Ask,
     Generation,
     GenerationSettings,
     ImageContext,
@@ -44,12 +49,39 @@ _CHATML_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
 
 @dataclass
 class _Prefix:
-    """What :meth:`HFEngine.generate` continues from (``ImageContext.state``)."""
+    """What :meth:`HFEngine.generate_batch` continues from (``ImageContext.state``)."""
 
     input_ids: torch.Tensor
     cache: Any
     rope_deltas: torch.Tensor | None
     vision_inputs: dict[str, torch.Tensor]
+
+
+#: Optional kernels transformers uses for linear-attention layers (Qwen3.5's gated delta-net)
+#: when they are importable, by module and pip name; without them it runs slow PyTorch code.
+FAST_KERNELS = (("fla", "flash-linear-attention"), ("causal_conv1d", "causal-conv1d"))
+
+
+def kernel_note(config: dict[str, Any]) -> str | None:
+    """What the status line says about the fast kernels, for a model with linear-attention
+    layers (None for others: they need none)."""
+    layers = config.get("text_config", config).get("layer_types") or []
+    if "linear_attention" not in layers:
+        return None
+    missing = [name for module, name in FAST_KERNELS if importlib.util.find_spec(module) is None]
+    if not missing:
+        return "fast kernels: " + ", ".join(name for _, name in FAST_KERNELS)
+    return (
+        f"slow linear attention: {' and '.join(missing)} missing "
+        f"(on a CUDA GPU: pip install {' '.join(missing)})"
+    )
+
+
+def _cache_of(output: Any) -> Any:
+    """The cache a forward pass returned (``cache`` in transformers 5, before that
+    ``past_key_values``)."""
+    cache = output.get("cache")
+    return cache if cache is not None else output.past_key_values
 
 
 def _pick_device(device: str) -> str:
@@ -116,13 +148,18 @@ class HFEngine(VisionLanguageEngine):
             self.checkpoint, self.device, _pick_dtype(dtype, self.device)
         )
         self.info = hf_checkpoint.checkpoint_info(self.checkpoint)
+        note = kernel_note(self._config)
+        self.notes = (note,) if note else ()
         self.reuse_image = reuse_image
         self.stop_at_eos = True
         self._image_token_id = int(self._config["image_token_id"])
         self._image_token = self.tokenizer.convert_ids_to_tokens(self._image_token_id)
         self._prefix_text, self._suffix_text = _chat_parts(self.tokenizer, self._image_token)
         self._eos_ids = self._end_tokens()
-        self._token_texts: TokenTexts | None = None
+        self._masks: JsonMasks | None = None
+        parameters = inspect.signature(self.model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
+        self.max_batch = 16  # a batch of images asks two per image at once
 
     def _end_tokens(self) -> list[int]:
         ids = self.model.generation_config.eos_token_id
@@ -176,7 +213,7 @@ class HFEngine(VisionLanguageEngine):
             output = self.model(
                 **self._with_vision(input_ids, vision), use_cache=True, logits_to_keep=1
             )
-        return output.past_key_values, self.model.model.rope_deltas
+        return _cache_of(output), self.model.model.rope_deltas
 
     @contextlib.contextmanager
     def _out_of_memory_as_error(self) -> Iterator[None]:
@@ -188,44 +225,52 @@ class HFEngine(VisionLanguageEngine):
                 raise hf_checkpoint.out_of_memory_error(self.checkpoint, self.device) from exc
             raise
 
-    def _phase_inputs(self, prefix: _Prefix, prompt: str) -> dict[str, Any]:
-        suffix = self._tokens(prompt + self._suffix_text)
-        input_ids = torch.cat([prefix.input_ids, suffix], dim=1)
-        if not self.reuse_image:
-            self.model.model.rope_deltas = None
-            return self._with_vision(input_ids, prefix.vision_inputs)
-        self.model.model.rope_deltas = prefix.rope_deltas
-        return {"input_ids": input_ids, "past_key_values": copy.deepcopy(prefix.cache)}
-
-    def _sampling(self, settings: GenerationSettings, prompt_length: int) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "max_new_tokens": settings.max_new_tokens,
-            "eos_token_id": self._eos_ids,
-            "pad_token_id": self.tokenizer.pad_token_id or self._eos_ids[0],
-        }
-        if settings.temperature > 0:
-            options.update(
-                do_sample=True,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                top_k=settings.top_k,
+    def _row(self, prefix: _Prefix, ask: Ask) -> Row:
+        """``ask``'s prompt prefilled after the image prefix (a copy of its cache, or the whole
+        chat again without reuse), as a row to decode."""
+        suffix = self._tokens(ask.prompt + self._suffix_text)
+        start = int(prefix.input_ids.shape[1])
+        length = start + int(suffix.shape[1])
+        if self.reuse_image:
+            delta = 0 if prefix.rope_deltas is None else int(prefix.rope_deltas.view(-1)[0])
+            positions = torch.arange(start, length, device=self.device) + delta
+            output = self.model(
+                input_ids=suffix,
+                position_ids=positions.view(1, 1, -1).expand(3, -1, -1),
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_argument: copy.deepcopy(prefix.cache)},
             )
         else:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if not self.stop_at_eos:
-            options["min_new_tokens"] = settings.max_new_tokens
+            self.model.model.rope_deltas = None
+            input_ids = torch.cat([prefix.input_ids, suffix], dim=1)
+            vision = self._with_vision(input_ids, prefix.vision_inputs)
+            output = self.model(**vision, use_cache=True, logits_to_keep=1)
+            delta = int(self.model.model.rope_deltas.view(-1)[0])
+        settings = ask.settings
+        generator = None
+        if settings.temperature > 0:
+            generator = torch.Generator(device=self.device).manual_seed(settings.seed)
+        constraint = None
         if settings.json_schema is not None:
-            options["logits_processor"] = [self._json_logits(settings, prompt_length)]
-        return options
-
-    def _json_logits(self, settings: GenerationSettings, prompt_length: int) -> JsonSchemaLogits:
-        if self._token_texts is None:
-            vocab = int(self.model.get_output_embeddings().weight.shape[0])
-            self._token_texts = TokenTexts(self.tokenizer, vocab)
-        assert settings.json_schema is not None
-        return JsonSchemaLogits(
-            settings.json_schema, self._token_texts, prompt_length, self._eos_ids
+            constraint = JsonConstraint(settings.json_schema, self._json_masks().texts)
+        return Row(
+            cache=_cache_of(output),
+            logits=output.logits[0, -1],
+            length=length,
+            position=length + delta,
+            settings=settings,
+            stream=TextStream(self.tokenizer, ask.on_text),
+            constraint=constraint,
+            generator=generator,
         )
+
+    def _json_masks(self) -> JsonMasks:
+        if self._masks is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            texts = TokenTexts(self.tokenizer, vocab, self.device)
+            self._masks = JsonMasks(texts, self._eos_ids)
+        return self._masks
 
     def generate(
         self,
@@ -234,29 +279,40 @@ class HFEngine(VisionLanguageEngine):
         settings: GenerationSettings,
         on_text: TokenCallback | None = None,
     ) -> Generation:
+        return self.generate_batch([Ask(context, prompt, settings, on_text)])[0]
+
+    def generate_batch(self, asks: Sequence[Ask]) -> list[Generation]:
+        """The answers to ``asks``, up to :attr:`max_batch` decoded together."""
+        answers: list[Generation] = []
+        for first in range(0, len(asks), self.max_batch):
+            answers += self._decode_together(asks[first : first + self.max_batch])
+            if any(answer.stopped_by_callback for answer in answers):
+                break
+        return answers
+
+    def _decode_together(self, asks: Sequence[Ask]) -> list[Generation]:
         start = time.perf_counter()
-        inputs = self._phase_inputs(context.state, prompt)
-        prompt_length = int(inputs["input_ids"].shape[1])
-        stream = TextStream(self.tokenizer, prompt_length, on_text)
-        torch.manual_seed(settings.seed)
         with torch.inference_mode(), self._out_of_memory_as_error():
-            output = self.model.generate(
-                **inputs,
-                attention_mask=torch.ones_like(inputs["input_ids"]),
-                stopping_criteria=[stream],
-                **self._sampling(settings, prompt_length),
+            rows = [self._row(ask.context.state, ask) for ask in asks]
+            prompt_tokens = [row.length for row in rows]
+            masks = self._masks if any(row.constraint for row in rows) else None
+            Decoder(
+                self.model, self._eos_ids, masks, self.stop_at_eos, self._cache_argument
+            ).decode(rows)
+        answers = []
+        for row, prompt_length in zip(rows, prompt_tokens, strict=True):
+            first = row.first_token_at or start
+            answers.append(
+                Generation(
+                    text=self.tokenizer.decode(row.tokens, skip_special_tokens=True),
+                    prompt_tokens=prompt_length,
+                    generated_tokens=len(row.tokens),
+                    prefill_s=first - start,
+                    decode_s=(row.finished_at or first) - first,
+                    stopped_by_callback=row.stopped,
+                )
             )
-        end = time.perf_counter()
-        new_tokens = output[0, prompt_length:]
-        first = stream.first_token_at or end
-        return Generation(
-            text=self.tokenizer.decode(new_tokens, skip_special_tokens=True),
-            prompt_tokens=prompt_length,
-            generated_tokens=int(new_tokens.shape[0]),
-            prefill_s=first - start,
-            decode_s=end - first,
-            stopped_by_callback=stream.stopped,
-        )
+        return answers
 
     def close(self) -> None:
         self.model = None

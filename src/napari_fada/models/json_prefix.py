@@ -9,13 +9,14 @@ time. It understands the schema subset of :func:`napari_fada.core.fada_format.an
 
 The text is compact JSON as ``json.dumps`` writes it: one optional space after ``,`` and ``:``,
 no other whitespace. A parse is a stack of frames; ``anyOf`` and numbers (which end only when the
-next character is not a digit) are followed as alternative stacks.
+next character is not a digit) are followed as alternative stacks. Parses are hashable values,
+so constrained decoding can keep what it worked out for a parse it meets again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 Schema = dict[str, Any]
@@ -128,7 +129,7 @@ class _Number(_Frame):
 class _Array(_Frame):
     """After ``[``; ``state`` is "item" (a value may start), "next" (after one) or "space"."""
 
-    schema: Schema
+    schema: Schema = field(hash=False)
     count: int = 0
     state: str = "first"
     closed: bool = False
@@ -167,7 +168,7 @@ class _Object(_Frame):
     "colon", "space" (after ``:``), "value".
     """
 
-    schema: Schema
+    schema: Schema = field(hash=False)
     count: int = 0
     state: str = "first"
     closed: bool = False
@@ -292,6 +293,15 @@ class JsonPrefix:
         return bool(self.stacks)
 
     @property
+    def in_plain_string(self) -> bool:
+        """Every parse is inside a string, no escape pending: any character from a space up,
+        other than a quote or a backslash, leaves the parse as it is."""
+        return bool(self.stacks) and all(
+            bool(stack) and isinstance(stack[-1], _String) and not stack[-1].escape
+            for stack in self.stacks
+        )
+
+    @property
     def complete(self) -> bool:
         """The text is a whole valid value (a number may still go on, but need not)."""
         return any(_finished(stack) for stack in self.stacks)
@@ -307,7 +317,7 @@ def _finished(stack: Stack) -> bool:
 class _Root(_Frame):
     """The bottom of every stack: one value, then nothing."""
 
-    schema: Schema
+    schema: Schema = field(hash=False)
     finished: bool = False
 
     def feed(self, char: str) -> list[Stack]:

@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,9 @@ from llama_cpp.llama_grammar import LlamaGrammar
 
 from napari_fada.errors import ModelLoadError
 from napari_fada.models import llama_files
+from napari_fada.models.llama_sequences import ParallelSequences
 from napari_fada.models.vlm_engine import (
+    Ask,
     Generation,
     GenerationSettings,
     ImageContext,
@@ -45,6 +47,8 @@ from napari_fada.models.vlm_engine import (
 #: Room for FADA's largest image (1024 px long side: about 1,340 tokens with patch 14), a
 #: prompt and a 1,024-token answer.
 DEFAULT_N_CTX = 4096
+#: Answers decoded together by default (FADA's independent phases of up to four images).
+DEFAULT_SEQUENCES = 2
 #: More threads rarely help a 0.8B model on a laptop and oversubscribe hyper-threads.
 MAX_DEFAULT_THREADS = 8
 
@@ -166,6 +170,8 @@ class LlamaEngine(VisionLanguageEngine):
         template = self._llama.metadata.get("tokenizer.chat_template")
         self._prefix_text, self._suffix_text = chat_parts(template, marker)
         self.info = llama_files.model_info(self.model_path, self.mmproj_path, header)
+        self.max_batch = DEFAULT_SEQUENCES
+        self._parallel: ParallelSequences | None = None
 
     @property
     def n_ctx(self) -> int:
@@ -377,7 +383,35 @@ class LlamaEngine(VisionLanguageEngine):
             stopped_by_callback=stopped,
         )
 
+    def generate_batch(self, asks: Sequence[Ask]) -> list[Generation]:
+        """The answers to ``asks``, up to :attr:`max_batch` decoded together as parallel
+        sequences from their saved image prefixes (one after the other without image reuse)."""
+        if self.max_batch < 2 or len(asks) < 2 or not self.reuse_image:
+            return super().generate_batch(asks)
+        for ask in asks:
+            used = ask.context.state.tokens + len(self._tokenize(ask.prompt + self._suffix_text))
+            self._check_room(used, "the image and the prompt")
+        if self._parallel is None:
+            self._parallel = ParallelSequences(
+                self._llama,
+                lambda prompt: self._tokenize(prompt + self._suffix_text),
+                self._sampler,
+                lambda: self.stop_at_eos,
+            )
+        answers: list[Generation] = []
+        for first in range(0, len(asks), self.max_batch):
+            try:
+                answers += self._parallel.decode(asks[first : first + self.max_batch])
+            except (RuntimeError, ValueError) as exc:  # no room for the sequences' cells
+                raise self._out_of_memory(f"{len(asks)} answers decoded together") from exc
+            if any(answer.stopped_by_callback for answer in answers):
+                break
+        return answers
+
     def close(self) -> None:
+        if self._parallel is not None:
+            self._parallel.close()
+            self._parallel = None
         if self._mtmd is not None:
             mtmd_cpp.mtmd_free(self._mtmd)
             self._mtmd = None

@@ -51,6 +51,8 @@ class BackendEntry:
     options: tuple[str, ...] = ("threads",)
     #: One instance may propose from several threads at once (a remote server).
     thread_safe: bool = False
+    #: Proposes on several images together (``propose_batch``, ``prelabel --batch-size``).
+    batches: bool = False
 
 
 _BACKENDS: dict[str, BackendEntry] = {
@@ -71,6 +73,7 @@ _BACKENDS: dict[str, BackendEntry] = {
             ModelFile("mmproj", "mmproj", "mmproj", "Projector (mmproj .gguf)", "file", ".gguf"),
         ),
         options=("threads", "n_ctx"),
+        batches=True,
     ),
     "transformers": BackendEntry(
         "napari_fada.models.hf_backend",
@@ -78,6 +81,7 @@ _BACKENDS: dict[str, BackendEntry] = {
         "transformers",
         "FADA or another Qwen-VL checkpoint folder through transformers",
         (ModelFile("model", "hf_model", "model", "Checkpoint folder", "folder"),),
+        batches=True,
     ),
     "openai": BackendEntry(
         "napari_fada.models.openai_backend",
@@ -126,6 +130,11 @@ def backend_options(name: str) -> tuple[str, ...]:
 def backend_thread_safe(name: str) -> bool:
     """Whether one instance of backend ``name`` may propose from several threads at once."""
     return _entry(name).thread_safe
+
+
+def backend_batches(name: str) -> bool:
+    """Whether backend ``name`` proposes on several images together (``--batch-size``)."""
+    return _entry(name).batches
 
 
 def load_backend(name: str, **settings: Any) -> Backend:

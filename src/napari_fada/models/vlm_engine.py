@@ -10,7 +10,7 @@ prefill four times.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,16 @@ class GenerationSettings:
     json_schema: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One answer to generate: a prompt continuing an encoded image."""
+
+    context: ImageContext
+    prompt: str
+    settings: GenerationSettings
+    on_text: TokenCallback | None = None
+
+
 class VisionLanguageEngine(abc.ABC):
     """A chat VLM that answers a text prompt about one image (Qwen-VL ChatML conventions)."""
 
@@ -85,6 +95,10 @@ class VisionLanguageEngine(abc.ABC):
     #: How many :meth:`generate` calls may run at once from different threads (a server answers
     #: several requests in flight; a local model answers one at a time).
     parallel_requests: int = 1
+    #: Answers :meth:`generate_batch` decodes together at most (1: one after the other).
+    max_batch: int = 1
+    #: What the user should know about how the model runs (e.g. optional fast kernels missing).
+    notes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def encode_image(self, image: np.ndarray) -> ImageContext:
@@ -99,6 +113,16 @@ class VisionLanguageEngine(abc.ABC):
         on_text: TokenCallback | None = None,
     ) -> Generation:
         """Continue from ``context`` with a user prompt and sample the assistant's answer."""
+
+    def generate_batch(self, asks: Sequence[Ask]) -> list[Generation]:
+        """The answers to ``asks``, in order; here one after the other, stopping after an answer
+        its callback stopped (cancel), so the list may be shorter than ``asks``."""
+        answers: list[Generation] = []
+        for ask in asks:
+            answers.append(self.generate(ask.context, ask.prompt, ask.settings, ask.on_text))
+            if answers[-1].stopped_by_callback:
+                break
+        return answers
 
     def close(self) -> None:  # noqa: B027 - engines without native memory need nothing here
         """Free native memory."""

@@ -203,7 +203,7 @@ class AnnotatorWidget(AnnotatorPanel):
         for index, plane in enumerate(getattr(backend, "planes", ())):
             if self.plane_combo.findText(plane) < 0:
                 self.plane_combo.insertItem(index, plane)
-        self.status.setText(f"Model ready: {backend.model_id}")
+        self.status.setText(f"Model ready: {backend.describe()}")
 
     def load_selected_backend(self, then: Callable[[], Any] | None = None) -> None:
         """Load the chosen model in a thread, then run ``then`` (e.g. the pending Propose)."""
