@@ -33,6 +33,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "import": ("import_", "import a COCO, YOLO or label-PNG folder as a dataset to review"),
     "train": ("train", "train or fine-tune the embedded model on saved datasets"),
+    "train-prompt": ("train_prompt", "train the prompt model (a box or clicks to a mask)"),
 }
 
 
