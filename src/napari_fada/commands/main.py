@@ -27,6 +27,10 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "propose on whole folders and clips, resumably, on all cores or a Dask cluster",
     ),
     "evaluate": ("evaluate", "score a model against a dataset with ground truth"),
+    "evaluate-interactive": (
+        "evaluate_interactive",
+        "simulate an annotator prompting with a box and clicks (Dice, NoC@85/90, ms per prompt)",
+    ),
     "inspect": (
         "inspect",
         "report where models fail against a dataset with ground truth (worst cases, plots)",

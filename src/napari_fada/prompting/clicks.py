@@ -48,7 +48,8 @@ def region_centre(region: np.ndarray) -> tuple[int, int]:
 def next_click(truth: np.ndarray, predicted: np.ndarray) -> Click | None:
     """Where the simulated annotator clicks next on ``predicted`` (both boolean, same shape):
     the centre of the largest connected false-negative (positive click) or false-positive
-    (negative click) region; None when the mask is exact."""
+    (negative click) region, at that pixel's column and row index; None when the mask is
+    exact."""
     truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
     missed, missed_region = _largest_region(truth & ~predicted)
     spilled, spilled_region = _largest_region(predicted & ~truth)

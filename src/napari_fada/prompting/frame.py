@@ -27,7 +27,10 @@ MIN_SIDE_PX = 24.0
 @dataclass(frozen=True)
 class Frame:
     """A square of side ``side`` image pixels centred on (``cx``, ``cy``), turned by ``angle``
-    radians and mirrored left-right when ``flip``."""
+    radians and mirrored left-right when ``flip``.
+
+    Image coordinates are continuous, pixel ``i`` spanning ``i`` to ``i + 1`` as in the
+    annotations' geometry; crop coordinates are pixel indices (a pixel's centre)."""
 
     cx: float
     cy: float
@@ -69,8 +72,8 @@ def whole_frame(height: int, width: int) -> Frame:
 def _normalised_grid(points: torch.Tensor, height: int, width: int, factor: float) -> torch.Tensor:
     """``points`` (image px of the full image) as grid_sample coordinates on a level that is
     ``factor`` times smaller and ``height`` x ``width`` large."""
-    x = ((points[..., 0] + 0.5) / factor) / width * 2 - 1
-    y = ((points[..., 1] + 0.5) / factor) / height * 2 - 1
+    x = points[..., 0] / factor / width * 2 - 1
+    y = points[..., 1] / factor / height * 2 - 1
     return torch.stack([x, y], dim=-1)[None]
 
 

@@ -37,10 +37,10 @@ class PromptWeights:
 
     @property
     def model_id(self) -> str:
-        """``fada-prompt-<version>-<digest of the weights>``: what provenance names."""
+        """``fada-prompt-<version>-<digest of the weights as stored>``: what provenance names."""
         digest = hashlib.sha256()
         for name, tensor in sorted(self.state_dict.items()):
-            digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
+            digest.update(name.encode() + _stored(tensor).numpy().tobytes())
         return f"fada-prompt-{self.model_version}-{digest.hexdigest()[:8]}"
 
     def build(self) -> PromptNet:
@@ -48,6 +48,12 @@ class PromptWeights:
         net = PromptNet(self.config)
         net.load_state_dict({k: v.float() for k, v in self.state_dict.items()})
         return net.eval()
+
+
+def _stored(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as the file keeps it: floating values as float16."""
+    tensor = tensor.detach().cpu()
+    return (tensor.half() if tensor.is_floating_point() else tensor).clone()
 
 
 def save_prompt_weights(weights: PromptWeights, path: Path) -> None:
@@ -60,10 +66,7 @@ def save_prompt_weights(weights: PromptWeights, path: Path) -> None:
         "architecture": weights.config.to_dict(),
         "training_data": weights.training_data,
         "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
-        "state_dict": {
-            k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).clone()
-            for k, v in weights.state_dict.items()
-        },
+        "state_dict": {k: _stored(v) for k, v in weights.state_dict.items()},
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
