@@ -24,6 +24,7 @@ from napari_fada._napari.annotator.review_keys import bind_review_keys, unbind_r
 from napari_fada._napari.annotator.review_session import ReviewSession
 from napari_fada._napari.cine.panel import CinePanel
 from napari_fada._napari.hooks.image_source import CurrentImage, current_image, is_stack, step_image
+from napari_fada._napari.prompting.section import PromptSection
 from napari_fada._napari.widgets.proposal_layers import add_proposal_layers
 from napari_fada._napari.widgets.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada.core.biometry import KEPT, reviewed_head_biometry
@@ -90,6 +91,8 @@ class AnnotatorWidget(AnnotatorPanel):
         bind_review_keys(napari_viewer, self)
         self.cine = CinePanel(self)
         layout.addWidget(self.cine)
+        self.prompting = PromptSection(self, self.label_combo.currentText)
+        layout.addWidget(self.prompting)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
         connections = (
@@ -351,6 +354,7 @@ class AnnotatorWidget(AnnotatorPanel):
         that moving on never loses work."""
         if self.session is not None and self.dataset is not None:
             self.save()
+        self.prompting.controller.new_object()
         self._remove_layers()
 
     def _on_layer_inserted(self, event: Any) -> None:
