@@ -54,31 +54,39 @@ def prompt_frame(
     margin: float,
 ) -> Frame:  # fmt: skip
     """The crop a prompt is answered on: the box, the mask so far and the clicks with a margin
-    around them; the whole image for clicks alone (the object's size is not known yet)."""
+    around them; the whole image for clicks alone (the object's size is not known yet). Its
+    corner and side are whole pixels, so that the answer is pasted back by a plain resize."""
     regions = [box] if box is not None else []
     known = mask_box(previous) if previous is not None else None
     regions += [known] if known is not None else []
-    if not regions:
-        return whole_frame(height, width)
-    regions += [(c.x - 1, c.y - 1, c.x + 1, c.y + 1) for c in clicks]
-    return region_frame(_union(regions), margin)
+    if regions:
+        regions += [(c.x - 1, c.y - 1, c.x + 1, c.y + 1) for c in clicks]
+        frame = region_frame(_union(regions), margin)
+    else:
+        frame = whole_frame(height, width)
+    side = float(np.ceil(frame.side))
+    left, top = np.floor(frame.cx - side / 2), np.floor(frame.cy - side / 2)
+    return Frame(float(left) + side / 2, float(top) + side / 2, side)
 
 
 def keep_object(mask: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
     """The parts of ``mask`` that hold a positive click (the largest part when none does), holes
     filled: one object, as an outline can show it."""
-    components, count = ndimage.label(mask)
-    if count == 0:
+    box = mask_box(mask)
+    if box is None:
         return mask
-    height, width = mask.shape
+    x0, y0, x1, y1 = (int(v) for v in box)
+    components, _ = ndimage.label(mask[y0:y1, x0:x1])
     hit = {
-        int(components[min(int(c.y), height - 1), min(int(c.x), width - 1)])
+        int(components[int(c.y) - y0, int(c.x) - x0])
         for c in clicks
-        if c.positive and 0 <= c.x < width and 0 <= c.y < height
+        if c.positive and x0 <= c.x < x1 and y0 <= c.y < y1
     } - {0}
     if not hit:
         hit = {int(np.argmax(np.bincount(components.ravel())[1:])) + 1}
-    return ndimage.binary_fill_holes(np.isin(components, sorted(hit)))
+    kept = np.zeros_like(mask)
+    kept[y0:y1, x0:x1] = ndimage.binary_fill_holes(np.isin(components, sorted(hit)))
+    return kept
 
 
 class PromptPredictor:
@@ -133,18 +141,18 @@ class PromptPredictor:
 
 
 def _paste(logits: torch.Tensor, frame: Frame, height: int, width: int) -> np.ndarray:
-    """The crop's logits (1, 1, S, S) of an axis-aligned ``frame`` thresholded on the image."""
+    """The crop's logits (1, 1, S, S) of an axis-aligned ``frame`` whose corner and side are
+    whole pixels (:func:`prompt_frame`'s), thresholded on the image."""
     mask = np.zeros((height, width), dtype=bool)
-    half = frame.side / 2
-    x0, x1 = max(0, int(frame.cx - half)), min(width, int(np.ceil(frame.cx + half)))
-    y0, y1 = max(0, int(frame.cy - half)), min(height, int(np.ceil(frame.cy + half)))
+    side = round(frame.side)
+    left, top = round(frame.cx - frame.side / 2), round(frame.cy - frame.side / 2)
+    x0, x1 = max(0, left), min(width, left + side)
+    y0, y1 = max(0, top), min(height, top + side)
     if x1 <= x0 or y1 <= y0:
         return mask
-    xs = (torch.arange(x0, x1, dtype=torch.float32) + 0.5 - frame.cx) / half
-    ys = (torch.arange(y0, y1, dtype=torch.float32) + 0.5 - frame.cy) / half
-    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)[None]
-    values = F.grid_sample(logits, grid, mode="bilinear", align_corners=False)[0, 0]
-    mask[y0:y1, x0:x1] = (values > 0).numpy()
+    # Only the rows and columns on the image are resampled: bilinear, as grid_sample would.
+    values = F.interpolate(logits, size=(side, side), mode="bilinear", align_corners=False)
+    mask[y0:y1, x0:x1] = (values[0, 0, y0 - top : y1 - top, x0 - left : x1 - left] > 0).numpy()
     return mask
 
 
