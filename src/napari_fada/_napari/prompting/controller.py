@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from napari.layers import Shapes
@@ -38,13 +38,22 @@ from napari_fada.core.geometry import mask_box, polygon_to_mask
 from napari_fada.core.proposal import PROMPTED_PREFIX, Box
 from napari_fada.errors import FadaError
 from napari_fada.prompting.clicks import Click
-from napari_fada.prompting.frame import Pyramid
-from napari_fada.prompting.session import PromptPredictor, PromptSession
+
+if TYPE_CHECKING:  # torch is imported when prompting starts, not with the plugin
+    from napari_fada.prompting.frame import Pyramid
+    from napari_fada.prompting.session import PromptPredictor, PromptSession
 
 #: Keys bound on the prompt layers (napari's own Ctrl+Z is the Labels layer's undo, which keeps
 #: working there; ``tests/_napari/prompting`` checks the sign key against napari's bindings).
 UNDO_KEY = "Control+Z"
 SIGN_KEY = "Shift+X"
+
+
+def load_shipped() -> PromptPredictor:
+    """The prompt model shipped with the plugin."""
+    from napari_fada.prompting.session import PromptPredictor
+
+    return PromptPredictor.load()
 
 
 class PromptHost(Protocol):
@@ -64,7 +73,7 @@ class PromptController:
         self,
         host: PromptHost,
         label: Callable[[], str],
-        load: Callable[[], PromptPredictor] = PromptPredictor.load,
+        load: Callable[[], PromptPredictor] = load_shipped,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.host, self.label, self._load = host, label, load
@@ -192,6 +201,8 @@ class PromptController:
                     shapes.features.iloc[rows].copy(),
                     [np.array(shapes.data[i]) for i in rows],
                 )
+        from napari_fada.prompting.session import PromptSession
+
         self.session = PromptSession(self.predictor, self._pyramid[1], start=start)
 
     def _annotation_under(self, click: Click) -> tuple[str, np.ndarray] | None:
