@@ -59,14 +59,10 @@ def prompt_frame(
     regions = [box] if box is not None else []
     known = mask_box(previous) if previous is not None else None
     regions += [known] if known is not None else []
-    if regions:
-        regions += [(c.x - 1, c.y - 1, c.x + 1, c.y + 1) for c in clicks]
-        frame = region_frame(_union(regions), margin)
-    else:
-        frame = whole_frame(height, width)
-    side = float(np.ceil(frame.side))
-    left, top = np.floor(frame.cx - side / 2), np.floor(frame.cy - side / 2)
-    return Frame(float(left) + side / 2, float(top) + side / 2, side)
+    if not regions:
+        return _whole_pixels(whole_frame(height, width))
+    regions += [(c.x - 1, c.y - 1, c.x + 1, c.y + 1) for c in clicks]
+    return _whole_pixels(region_frame(_union(regions), margin))
 
 
 def keep_object(mask: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
@@ -121,10 +117,21 @@ class PromptPredictor:
         previous: np.ndarray | None = None,
     ) -> np.ndarray:
         """The object's mask (H, W) bool for a box and/or clicks, ``previous`` the mask so far."""
+        height, width = pyramid.height, pyramid.width
+        frame = prompt_frame(height, width, box, clicks, previous, self.net.config.margin)
+        logits = self._logits(pyramid, frame, box, clicks, previous)
+        return keep_object(_paste(logits, frame, height, width), clicks)
+
+    def _logits(
+        self,
+        pyramid: Pyramid,
+        frame: Frame,
+        box: Box | None,
+        clicks: Sequence[Click],
+        previous: np.ndarray | None,
+    ) -> torch.Tensor:
         config = self.net.config
         size = config.crop
-        height, width = pyramid.height, pyramid.width
-        frame = prompt_frame(height, width, box, clicks, previous, config.margin)
         points = frame.image_points(size)
         last = torch.zeros(size, size)
         if previous is not None and previous.any():
@@ -136,8 +143,14 @@ class PromptPredictor:
             box_plane(box, points),
             config.click_radius,
         )
-        logits = self.net(inputs[None])
-        return keep_object(_paste(logits, frame, height, width), clicks)
+        return self.net(inputs[None])
+
+
+def _whole_pixels(frame: Frame) -> Frame:
+    """``frame`` with its corner and side on whole pixels (pasted back by a plain resize)."""
+    side = float(np.ceil(frame.side))
+    left, top = np.floor(frame.cx - side / 2), np.floor(frame.cy - side / 2)
+    return Frame(float(left) + side / 2, float(top) + side / 2, side)
 
 
 def _paste(logits: torch.Tensor, frame: Frame, height: int, width: int) -> np.ndarray:

@@ -22,7 +22,10 @@ FORMAT = "napari-fada-prompt"
 FORMAT_VERSION = 1
 #: The model generation (architecture + training recipe).
 MODEL_VERSION = "1.0"
-SHIPPED_PROMPT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-prompt.pt"
+#: Shipped beside the embedded model, whose model card describes both.
+SHIPPED_PROMPT_WEIGHTS = (
+    Path(__file__).resolve().parents[1] / "models" / "weights" / "fada-prompt.pt"
+)
 
 
 @dataclass
