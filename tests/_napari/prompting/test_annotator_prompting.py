@@ -48,3 +48,23 @@ def test_a_box_in_the_dock_is_saved_with_its_prompts(
     assert record["prompts"]["box"] == pytest.approx([100, 100, 300, 200], abs=0.6)
     saved = {a["id"]: a for a in document["proposal"]["annotations"]}
     assert saved[record["annotation_id"]]["label"] == "abdomen"
+
+
+def test_prompting_needs_no_proposal_first(
+    make_napari_viewer, scripted_backend, qtbot, samples_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("NAPARI_FADA_CONFIG_DIR", str(tmp_path / "config"))
+    viewer = make_napari_viewer()
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.open_dataset(tmp_path / "dataset")
+    open_sample(viewer, samples_dir, HEAD)
+    assert widget.session is None
+    widget.prompting.controller._load = DiskPredictor
+    widget.prompting.start()
+    viewer.layers[POINTS_LAYER].add(np.array([[200.0, 300.0]]))
+    assert widget.session is not None
+    assert viewer.layers.selection.active.name == POINTS_LAYER  # the next click is a prompt too
+    (annotation,) = widget.session.to_proposal("ana").annotations
+    assert annotation.source == "prompted:disks" and annotation.label == "head"
+    assert annotation.prompts["points"] == [{"x": 300.5, "y": 200.5, "positive": True}]

@@ -68,6 +68,9 @@ class Host:
     def report_error(self, error: BaseException) -> None:
         self.errors.append(error)
 
+    def review_without_proposal(self) -> None:
+        raise AssertionError("the fixture's image is already under review")
+
 
 PROPOSED = Annotation(
     "CSP", polygon=[(60.0, 20.0), (80.0, 20.0), (80.0, 40.0), (60.0, 40.0)], score=0.8,

@@ -322,6 +322,12 @@ class AnnotatorWidget(AnnotatorPanel):
         self.show_raw_answers(proposal.raw_answers, proposal.timings_s)
         self._show_biometry()
 
+    def review_without_proposal(self) -> None:
+        """Review the image in view with nothing proposed yet (to outline it by prompts)."""
+        if self.image is not None and self.session is None:
+            height, width = self.image.pixels.shape[:2]
+            self._show_proposal(Proposal(width=width, height=height))
+
     def _measured(self, proposal: Proposal) -> tuple[dict[str, float], str]:
         """The reviewed head's biometry, else that of the model's head outline."""
         size = (proposal.width, proposal.height, self.biometry.pixel_spacing_mm())

@@ -64,6 +64,7 @@ class PromptHost(Protocol):
     session: Any  # ReviewSession | None: .layers.shapes, .sync()
 
     def report_error(self, error: BaseException) -> None: ...
+    def review_without_proposal(self) -> None: ...
 
 
 class PromptController:
@@ -183,8 +184,13 @@ class PromptController:
     def _begin(self, click: Click | None) -> None:
         """A session for a new object, or for the annotation of the chosen label under the
         first click."""
-        if self.host.image is None or self.host.session is None:
-            raise FadaError("open an image and propose (or load its saved labels) first")
+        if self.host.image is None:
+            raise FadaError("open an image first, then prompt on it")
+        if self.host.session is None:  # nothing proposed yet: outline on an empty review
+            self.host.review_without_proposal()
+            self._review = self.host.session
+            if self.layers is not None:
+                self.host.viewer.layers.selection.active = self.layers.points
         if self.predictor is None:
             self.predictor = self._load()
         pixels = self.host.image.pixels
