@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ def sam_encode_seconds(runs: int) -> list[tuple[float, float]]:
     return seconds
 
 
+def _progress(done: int, total: int) -> None:
+    print(f"\r{done}/{total} objects", end="", file=sys.stderr, flush=True)
+
+
 def check(report: InteractiveReport) -> list[str]:
     """The targets ``report`` misses, one line each."""
     misses = []
@@ -102,7 +107,9 @@ def main() -> None:
     for split, title in (("val", "val"), ("holdout", f"held-out recordings ({args.holdout})")):
         for start in ("box", "click"):
             began = time.perf_counter()
-            report = evaluate_interactive(predictor, sets[split], args.max_clicks, start)  # type: ignore[arg-type]
+            report = evaluate_interactive(
+                predictor, sets[split], args.max_clicks, start, on_object=_progress
+            )  # type: ignore[arg-type]
             print(f"\n{title}, start: {start} ({time.perf_counter() - began:.0f} s)")
             print(report.table())
             results[f"{split}_{start}"] = report.to_json()
