@@ -46,7 +46,7 @@ def _provenance(ident: str, status: str, source: str, parent: str | None = None)
         "weights_sha256": WEIGHTS if from_model else None,
         "config_sha256": CONFIG if from_model else None, "score": 0.9 if from_model else None,
         "annotator": "ann", "created": CREATED, "edited": EDITED, "time_spent_s": 1.5,
-        "flags": [],
+        "flags": [], "prompts": None,
     }  # fmt: skip
 
 

@@ -27,12 +27,17 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "propose on whole folders and clips, resumably, on all cores or a Dask cluster",
     ),
     "evaluate": ("evaluate", "score a model against a dataset with ground truth"),
+    "evaluate-interactive": (
+        "evaluate_interactive",
+        "simulate an annotator prompting with a box and clicks (Dice, NoC@85/90, ms per prompt)",
+    ),
     "inspect": (
         "inspect",
         "report where models fail against a dataset with ground truth (worst cases, plots)",
     ),
     "import": ("import_", "import a COCO, YOLO or label-PNG folder as a dataset to review"),
     "train": ("train", "train or fine-tune the embedded model on saved datasets"),
+    "train-prompt": ("train_prompt", "train the prompt model (a box or clicks to a mask)"),
 }
 
 

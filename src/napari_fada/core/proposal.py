@@ -18,6 +18,8 @@ STATUSES: tuple[Status, ...] = ("proposed", "accepted", "edited", "rejected")
 #: open rejected, or "looked at, nothing to label" (a true negative).
 ImageDecision = Literal["accepted", "rejected", "nothing_to_label"]
 MANUAL_SOURCE = "manual"
+#: Source prefix of a mask made from a person's prompts (box, clicks): ``prompted:<model id>``.
+PROMPTED_PREFIX = "prompted:"
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
@@ -37,7 +39,8 @@ class Annotation:
     """One structure instance: a box, and optionally a polygon mask or keypoints.
 
     ``flags`` records what the parser or a person had to fix (``"clamped"``,
-    ``"label_outside_vocabulary"``, ...) so that it stays visible after saving.
+    ``"label_outside_vocabulary"``, ...) so that it stays visible after saving. ``prompts``
+    holds the box and signed points a prompted mask was made from (source ``prompted:<model>``).
     """
 
     label: str
@@ -54,10 +57,20 @@ class Annotation:
     created: str = field(default_factory=now_iso)
     edited: str | None = None
     time_spent_s: float = 0.0
+    prompts: dict[str, Any] | None = None
 
     @property
     def is_manual(self) -> bool:
         return self.source == MANUAL_SOURCE
+
+    @property
+    def prompt_model(self) -> str | None:
+        """The prompt model's id when a person's prompts made this mask, else None."""
+        return self.source.removeprefix(PROMPTED_PREFIX) if self.is_prompted else None
+
+    @property
+    def is_prompted(self) -> bool:
+        return self.source.startswith(PROMPTED_PREFIX)
 
     def with_status(self, status: Status, annotator: str | None = None) -> Annotation:
         return replace(self, status=status, annotator=annotator or self.annotator, edited=now_iso())

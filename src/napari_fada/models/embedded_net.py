@@ -45,7 +45,7 @@ def _conv(in_ch: int, out_ch: int) -> nn.Sequential:
     )
 
 
-def _block(in_ch: int, out_ch: int, convs: int) -> nn.Sequential:
+def conv_block(in_ch: int, out_ch: int, convs: int) -> nn.Sequential:
     layers = [_conv(in_ch, out_ch)] + [_conv(out_ch, out_ch) for _ in range(convs - 1)]
     return nn.Sequential(*layers)
 
@@ -59,10 +59,10 @@ class EmbeddedNet(nn.Module):
         self.config = config
         ch = config.channels
         self.encoders = nn.ModuleList(
-            [_block(1, ch[0], 1)] + [_block(ch[i - 1], ch[i], 2) for i in range(1, len(ch))]
+            [conv_block(1, ch[0], 1)] + [conv_block(ch[i - 1], ch[i], 2) for i in range(1, len(ch))]
         )
         self.decoders = nn.ModuleList(
-            [_block(ch[i + 1] + ch[i], ch[i], 1 if i == 0 else 2) for i in range(len(ch) - 1)]
+            [conv_block(ch[i + 1] + ch[i], ch[i], 1 if i == 0 else 2) for i in range(len(ch) - 1)]
         )
         self.seg_head = nn.Conv2d(ch[0], config.num_structures + 1, 1)
         hidden = config.plane_hidden

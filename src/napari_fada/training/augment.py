@@ -75,7 +75,7 @@ def _overlays(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.maximum(images, marks * _uniform(n, 0.6, 1.0, generator).view(n, 1, 1, 1))
 
 
-def _intensity(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def intensity(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     n, _, height, _ = images.shape
     shape = (n, 1, 1, 1)
 
@@ -102,5 +102,5 @@ def augment(
     bool: which samples may be flipped left-right. Returns augmented copies."""
     images, masks = _geometry(images, masks, mirror_ok, generator)
     shown = _sector(images, generator)
-    images = _intensity(images * shown[:, None], generator) * shown[:, None]
+    images = intensity(images * shown[:, None], generator) * shown[:, None]
     return _overlays(images.clamp(0, 1), generator), masks * shown

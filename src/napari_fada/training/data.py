@@ -130,6 +130,18 @@ def hold_out_tail(samples: Sequence[Sample], source: str, count: int) -> list[Sa
     ]
 
 
+def hold_out(samples: Sequence[Sample], specs: Sequence[str]) -> list[Sample]:
+    """``samples`` with a tail block held out (:func:`hold_out_tail`) for each ``SOURCE:N`` of
+    ``specs`` (e.g. ``PSFHS:150``)."""
+    held = list(samples)
+    for spec in specs:
+        source, _, count = spec.rpartition(":")
+        if not source or not count.isdigit():
+            raise DatasetError(f"--holdout takes SOURCE:N (e.g. PSFHS:150), not {spec!r}")
+        held = hold_out_tail(held, source, int(count))
+    return held
+
+
 def split_samples(samples: Sequence[Sample]) -> tuple[list[Sample], list[Sample]]:
     """(train, val): the ``val`` rows when any exist, else a fixed 10% of groups by hash.
     ``test`` and ``holdout`` rows are left out of both."""

@@ -42,7 +42,7 @@ from napari_fada.training.data import (
     MIN_SIDE_PX,
     Arrays,
     Sample,
-    hold_out_tail,
+    hold_out,
     load_arrays,
     read_dataset,
     split_samples,
@@ -155,12 +155,7 @@ def _read_all(
             )
         )
         samples = [s for s in samples if not too_small(s)]
-    for spec in options.holdout:
-        source, _, count = spec.rpartition(":")
-        if not source or not count.isdigit():
-            raise DatasetError(f"--holdout takes SOURCE:N (e.g. PSFHS:150), not {spec!r}")
-        samples = hold_out_tail(samples, source, int(count))
-    return split_samples(samples)
+    return split_samples(hold_out(samples, options.holdout))
 
 
 def _arrays(
@@ -451,7 +446,7 @@ def train_model(
     checkpoint = options.checkpoint
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if options.resume:
-        state = _restore(checkpoint, net, optimizer, generator)
+        state = restore_checkpoint(checkpoint, net, optimizer, generator)
         emit(TrainProgress("info", f"resumed after epoch {state['epoch']}", epoch=state["epoch"]))
     schedule = Schedule(options.lr, options.epochs * steps_per_epoch, options.minutes, state)
 
@@ -471,7 +466,7 @@ def train_model(
                 break
             if cancel.cancelled:
                 state["seconds"] = schedule.elapsed()
-                _save_checkpoint(checkpoint, net, optimizer, generator, state)
+                save_checkpoint(checkpoint, net, optimizer, generator, state)
                 raise Cancelled(
                     f"training cancelled at step {state['step']}; {checkpoint} keeps the run: "
                     "train again with resume to continue it"
@@ -527,7 +522,7 @@ def train_model(
                 metrics=metrics,
             )
         )
-        _save_checkpoint(checkpoint, net, optimizer, generator, state)
+        save_checkpoint(checkpoint, net, optimizer, generator, state)
 
     net.load_state_dict(state["best_state"] or net.state_dict())
     if options.init is not None and state.get("best_epoch", 1) == 0:
@@ -587,13 +582,14 @@ def train_model(
     )
 
 
-def _save_checkpoint(
+def save_checkpoint(
     path: Path,
-    net: EmbeddedNet,
+    net: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     state: dict[str, Any],
 ) -> None:
+    """Write the run's state to ``path`` (atomically) for a later resume."""
     payload = {
         "net": net.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -605,12 +601,14 @@ def _save_checkpoint(
     write_bytes_atomic(path, buffer.getvalue())  # a full disk leaves no partial file
 
 
-def _restore(
+def restore_checkpoint(
     path: Path,
-    net: EmbeddedNet,
+    net: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
 ) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``net``, ``optimizer`` and
+    ``generator``; returns the run's state. ModelLoadError when it is missing or damaged."""
     if not path.is_file():
         raise ModelLoadError(f"nothing to resume: checkpoint {path} does not exist")
     try:

@@ -35,6 +35,7 @@ from napari_fada._napari.hooks.image_source import (
     step_image,
 )
 from napari_fada._napari.hooks.source import source_of
+from napari_fada._napari.prompting.section import PromptSection
 from napari_fada._napari.widgets.proposal_layers import add_proposal_layers
 from napari_fada._napari.widgets.propose_worker import ProposeJob, start_load, start_propose
 from napari_fada._napari.widgets.wheel_guard import guard_wheel
@@ -126,6 +127,8 @@ class AnnotatorWidget(AnnotatorPanel):
         bind_review_keys(napari_viewer, self)
         self.cine = CinePanel(self)
         layout.addWidget(self.cine)
+        self.prompting = PromptSection(self, self.label_combo.currentText)
+        layout.addWidget(self.prompting)
         guard_wheel(self)
         if self.settings.dataset_dir and Path(self.settings.dataset_dir).is_dir():
             self.open_dataset(self.settings.dataset_dir)
@@ -432,6 +435,12 @@ class AnnotatorWidget(AnnotatorPanel):
         self.show_raw_answers(proposal.raw_answers, proposal.timings_s)
         self._show_biometry()
 
+    def review_without_proposal(self) -> None:
+        """Review the image in view with nothing proposed yet (to outline it by prompts)."""
+        if self.image is not None and self.session is None:
+            height, width = self.image.pixels.shape[:2]
+            self._show_proposal(Proposal(width=width, height=height))
+
     def _measured(self, proposal: Proposal) -> tuple[dict[str, float], str]:
         """The reviewed head's biometry, else that of the model's head outline."""
         size = (proposal.width, proposal.height, self.biometry.pixel_spacing_mm())
@@ -472,6 +481,7 @@ class AnnotatorWidget(AnnotatorPanel):
     def _clear_session(self) -> None:
         """Leave the image under review: save what was decided, take its layers away."""
         self._save_if_decided()
+        self.prompting.controller.new_object()
         self._remove_layers()
 
     def _on_layer_inserted(self, event: Any) -> None:

@@ -11,6 +11,7 @@ put the image's edges at 0 and ``width``: the half-pixel shift happens here and 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -22,12 +23,19 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
 from napari_fada.core.geometry import polygon_area, polygon_box, polygon_to_mask
-from napari_fada.core.proposal import MANUAL_SOURCE, Annotation, Box, Point, Proposal
+from napari_fada.core.proposal import (
+    MANUAL_SOURCE,
+    PROMPTED_PREFIX,
+    Annotation,
+    Box,
+    Point,
+    Proposal,
+)
 from napari_fada.core.vocabulary import STRUCTURES, structure_color, structure_id
 
 SHAPE_COLUMNS = (
     "annotation_id", "parent_id", "label", "score", "source", "status", "kind", "caption",
-    "time_spent_s", "edited_at",
+    "time_spent_s", "edited_at", "prompts",
 )  # fmt: skip
 ELLIPSE_VERTICES = 64
 #: Vertices read back within this distance (pixels) of the original count as unmoved: napari
@@ -140,6 +148,7 @@ def _shape_feature(annotation: Annotation, kind: str) -> dict[str, Any]:
         "caption": caption(annotation.label, annotation.score, annotation.source),
         "time_spent_s": float(annotation.time_spent_s),
         "edited_at": annotation.edited or "",
+        "prompts": json.dumps(annotation.prompts) if annotation.prompts else "",
     }
 
 
@@ -359,6 +368,13 @@ def layers_to_proposal(
     return replace(base, annotations=annotations + deleted)
 
 
+def _prompts(text: Any, source: str) -> dict[str, Any] | None:
+    """The prompts of a prompted mask, kept in the layer as JSON text ("" or NaN: none). Only
+    a prompted source has them: a shape drawn later may inherit the column's last value."""
+    prompted = source.startswith(PROMPTED_PREFIX) and isinstance(text, str) and text
+    return json.loads(text) if prompted else None
+
+
 def _read_annotation(
     annotation_id: str,
     entry: dict[str, Any],
@@ -391,6 +407,7 @@ def _read_annotation(
         "score": None if score is None or pd.isna(score) else float(score),
         "time_spent_s": float(row.get("time_spent_s", 0.0) or 0.0),
         "edited": str(row.get("edited_at", "") or "") or None,
+        "prompts": _prompts(row.get("prompts"), str(row["source"])),
     }
     if origin is None:
         return Annotation(annotator=annotator, **fields)
