@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 from napari_fada._napari.prompting.controller import (
@@ -14,6 +14,7 @@ from napari_fada._napari.prompting.controller import (
     PromptHost,
 )
 from napari_fada._napari.prompting.layers import next_sign, set_sign
+from napari_fada._napari.widgets.sections import WrappingText
 from napari_fada.errors import FadaError
 
 HELP = (
@@ -34,8 +35,7 @@ class PromptSection(QCollapsible):
         self.start_button = QPushButton("Prompt on this image")
         self.negative = QCheckBox(f"Next click outside ({SIGN_KEY})")
         self.new_button = QPushButton("Next object")
-        self.status = QLabel(HELP)
-        self.status.setWordWrap(True)
+        self.status = WrappingText(HELP)
         body = QWidget()
         layout = QVBoxLayout(body)
         row = QHBoxLayout()

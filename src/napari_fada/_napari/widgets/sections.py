@@ -8,7 +8,7 @@ under it down the dock.
 from __future__ import annotations
 
 from qtpy.QtCore import QEvent, QSize
-from qtpy.QtWidgets import QWidget
+from qtpy.QtWidgets import QLabel, QWidget
 from superqt import QCollapsible, QElidingLabel
 
 
@@ -53,3 +53,16 @@ class FixedLines(QElidingLabel):
     def sizeHint(self) -> QSize:
         """As narrow as its layout makes it (the eliding label asks for its current width)."""
         return QSize(self.minimumSizeHint().width(), self.height())
+
+
+class WrappingText(QLabel):
+    """A label whose text wraps to the dock's width: it asks for no more width than its longest
+    word (a wrapped QLabel otherwise asks for hundreds of pixels), its height follows the width."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def sizeHint(self) -> QSize:
+        width = self.minimumSizeHint().width()
+        return QSize(width, self.heightForWidth(width))
