@@ -179,6 +179,8 @@ class _Call:
     structures: tuple[str, ...]
     fraction: float
     share: float
+    #: What the status line says while it is decoded: every phase asked with it.
+    doing: str
 
 
 def _check_phases(request: ProposeRequest) -> None:
@@ -284,9 +286,11 @@ class FadaPipeline(Backend):
         calls: list[_Call] = []
         for run in runs:
             share = 1 / (len(run.phases) + 1)
-            for phase in (p for p in group if p in run.phases):
+            asked = [p for p in group if p in run.phases]
+            doing = ", ".join(_DOING[p] for p in asked)  # phases asked at once, named together
+            for phase in asked:
                 fraction = (run.phases.index(phase) + 1) * share
-                run.report(f"{self.model_id}: {_DOING[phase]}...", fraction)
+                run.report(f"{self.model_id}: {doing}...", fraction)
                 if phase == "map":
                     self._map(run)
                     run.proposal.timings_s[phase] = time.perf_counter() - started
@@ -297,7 +301,7 @@ class FadaPipeline(Backend):
                     if not structures:
                         run.proposal.timings_s[phase] = time.perf_counter() - started
                         continue
-                calls.append(_Call(run, phase, structures, fraction, share))
+                calls.append(_Call(run, phase, structures, fraction, share, doing))
         generations = self._answers(calls)
         for call, generation in zip(calls, generations, strict=True):
             self._read(call.run, call.phase, generation)
@@ -381,7 +385,7 @@ class FadaPipeline(Backend):
 
     def _on_text(self, call: _Call, limit: int) -> Callable[[str], bool]:
         """Stops generation on cancel; reports progress as pieces of the answer arrive."""
-        run, phase, fraction, share = call.run, call.phase, call.fraction, call.share
+        run, fraction, share = call.run, call.fraction, call.share
         pieces = 0
 
         def on_text(_: str) -> bool:
@@ -389,7 +393,7 @@ class FadaPipeline(Backend):
             pieces += 1
             if pieces % _PROGRESS_EVERY == 0:
                 done = fraction + share * min(pieces / limit, 1.0)
-                run.report(f"{self.model_id}: {_DOING[phase]} ({pieces} tokens)...", done)
+                run.report(f"{self.model_id}: {call.doing} ({pieces} tokens)...", done)
             return run.cancel.cancelled
 
         return on_text

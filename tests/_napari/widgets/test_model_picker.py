@@ -108,6 +108,8 @@ def test_widget_runs_fada_five_phases_from_a_checkpoint_folder(
     viewer.window.add_dock_widget(widget)
     widget.open_dataset(tmp_path / "dataset")
     choose_transformers(widget, checkpoint)
+    # structures by hand: a random model's plane may route to a group with nothing to segment
+    widget.structures.set_manual(["fetal_head", "Brain"])
     open_sample(viewer, samples_dir)
     messages: list[str] = []
     widget.progress.valueChanged.connect(lambda _: messages.append(widget.status.text()))
@@ -124,7 +126,7 @@ def test_widget_runs_fada_five_phases_from_a_checkpoint_folder(
         assert f"== {phase}" in raw
     assert widget.plane_label.text().startswith("Plane: ")
     assert widget.progress.value() == 100
-    assert any("classifying" in m for m in messages)
+    assert any("classifying" in m for m in messages), messages
     saved = Settings.load()
     assert (saved.backend, saved.hf_model, saved.threads) == ("transformers", str(checkpoint), 1)
 
