@@ -56,8 +56,27 @@ def _predicted(proposal, label: str) -> np.ndarray:
     return mask
 
 
+def test_shipped_model_outlines_the_small_hc18_heads_and_its_score_warns_of_bad_ones(
+    shipped, samples_dir
+):
+    """On the seven HC18 samples (heads of 60-80 mm, the hardest sizes) the outlines are good on
+    average, and an outline short of Dice 0.85 gets a score under 0.5: the calibrated score says
+    it is probably not right as it stands."""
+    ids = [r["id"] for r in csv.DictReader((samples_dir / "manifest.csv").open())]
+    dices = []
+    for sample_id in (i for i in ids if i.startswith("hc18_")):
+        image, mask, _ = _sample(samples_dir, sample_id)
+        proposal = shipped.propose(image)
+        heads = [a for a in proposal.annotations if a.label == "head"]
+        assert len(heads) == 1, sample_id
+        dices.append(_dice(_predicted(proposal, "head"), mask == 3))
+        if dices[-1] < 0.85:
+            assert heads[0].score < 0.5, (sample_id, dices[-1], heads[0].score)
+    assert len(dices) == 7 and np.mean(dices) > 0.88
+
+
 def test_shipped_model_finds_the_head_and_measures_it_on_an_hc18_image(shipped, samples_dir):
-    image, mask, row = _sample(samples_dir, "hc18_010_HC")
+    image, mask, row = _sample(samples_dir, "hc18_017_HC")
     spacing = float(row["pixel_size_mm"])
     proposal = shipped.propose(image, ProposeRequest(pixel_spacing_mm=(spacing, spacing)))
     assert proposal.plane.label == "trans-thalamic"
@@ -65,7 +84,7 @@ def test_shipped_model_finds_the_head_and_measures_it_on_an_hc18_image(shipped, 
     assert _dice(_predicted(proposal, "head"), mask == 3) > 0.85
     heads = [a for a in proposal.annotations if a.label == "head"]
     assert heads[0].source == shipped.model_id and 0.5 < heads[0].score <= 1.0
-    # A small head (72 mm, about 13 weeks): 15% is 11 mm here. Heads under 150 mm carry the
+    # A small head (79 mm, about 13 weeks): 15% is 12 mm here. Heads under 150 mm carry the
     # largest errors (5.2 mm mean on the validation split, MODEL_CARD.md).
     reference = float(row["head_circumference_mm"])
     assert abs(proposal.biometry["hc_mm"] - reference) < 0.15 * reference
