@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from napari_fada.errors import Cancelled
+from napari_fada.errors import Cancelled, DatasetError
 from napari_fada.models.base import CancelToken
+from napari_fada.models.embedded_backend import EmbeddedBackend
 from napari_fada.models.embedded_weights import load_weights
 from napari_fada.training.loop import train_model
 from napari_fada.training.options import TrainOptions, TrainProgress, TrainResult
@@ -68,6 +70,25 @@ def test_a_fine_tune_that_only_gets_worse_keeps_the_starting_weights(dataset, tr
     tuned, initial = load_weights(result.out).state_dict, load_weights(start.out).state_dict
     assert all(torch.equal(tuned[name], initial[name]) for name in initial)
     assert result.after["score"] == pytest.approx(result.before["score"])
+
+
+def test_a_fine_tune_at_another_input_size_learns_at_that_size(dataset, trained, tmp_path):
+    _, start = trained
+    events: list[TrainProgress] = []
+    options = _options(dataset, tmp_path / "finer.pt", init=start.out, size=48, epochs=1)
+    result = train_model(options, events.append)
+    assert events[0].message.endswith("validation images, input 48x48")
+    tuned, initial = load_weights(result.out), load_weights(start.out)
+    assert (tuned.preprocess.size, initial.preprocess.size) == ((48, 48), (32, 32))
+    assert tuned.structures == initial.structures and tuned.planes == initial.planes
+    proposal = EmbeddedBackend(result.out).propose(np.zeros((60, 80), dtype=np.uint8))
+    assert proposal.plane.label in tuned.planes
+
+
+def test_an_input_size_the_network_cannot_halve_is_refused(dataset, trained, tmp_path):
+    _, start = trained
+    with pytest.raises(DatasetError, match="multiple of 16, got 40"):
+        train_model(_options(dataset, tmp_path / "m.pt", init=start.out, size=40))
 
 
 def test_comparison_lists_each_metric_before_and_after():

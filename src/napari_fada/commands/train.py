@@ -14,7 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from napari_fada.training.loop import train_model
-from napari_fada.training.options import TrainOptions, TrainProgress
+from napari_fada.training.options import NEW_MODEL_SIZE, TrainOptions, TrainProgress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size",
         type=int,
-        default=TrainOptions.default("size"),
-        help="input side in pixels for a new model (multiple of 16)",
+        help=f"input side in pixels, a multiple of 16 (a new model: {NEW_MODEL_SIZE}; with --init: "
+        "the file's own, or this one to fine-tune it at another resolution)",
     )
     parser.add_argument(
         "--patience",

@@ -49,7 +49,12 @@ from napari_fada.training.data import (
     too_small,
 )
 from napari_fada.training.head_offset import fit_head_offset
-from napari_fada.training.options import TrainOptions, TrainProgress, TrainResult
+from napari_fada.training.options import (
+    NEW_MODEL_SIZE,
+    TrainOptions,
+    TrainProgress,
+    TrainResult,
+)
 from napari_fada.training.shape_calibration import (
     RIGHT_DICE,
     fit_shape_calibration,
@@ -80,15 +85,19 @@ _DIVISOR = 16  # input sides must survive the U-Net's four halvings
 def _initial_weights(options: TrainOptions) -> tuple[EmbeddedWeights, bool]:
     """The weights to start from, and whether they start a new model (no ``init``, or one that
     learns a new set of planes) rather than fine-tune one."""
+    size = options.size
+    if size is not None and (size % _DIVISOR or size < _DIVISOR):
+        raise DatasetError(
+            f"the input size (--size) must be a positive multiple of {_DIVISOR}, got {size}"
+        )
     if options.init is not None:
         weights = load_weights(options.init)
+        if size is not None:
+            weights = replace(weights, preprocess=replace(weights.preprocess, size=(size, size)))
         if options.planes and tuple(options.planes) != weights.planes:
             return _with_planes(weights, tuple(options.planes)), True
         return weights, False
-    if options.size % _DIVISOR or options.size < _DIVISOR:
-        raise DatasetError(
-            f"the input size (--size) must be a positive multiple of {_DIVISOR}, got {options.size}"
-        )
+    size = size or NEW_MODEL_SIZE
     planes = tuple(options.planes or DEFAULT_PLANES)
     net = NetConfig(
         num_structures=len(DEFAULT_STRUCTURES), num_planes=len(planes), plane_hidden=PLANE_HIDDEN
@@ -98,7 +107,7 @@ def _initial_weights(options: TrainOptions) -> tuple[EmbeddedWeights, bool]:
         net=net,
         structures=DEFAULT_STRUCTURES,
         planes=planes,
-        preprocess=PreprocessConfig(size=(options.size, options.size)),
+        preprocess=PreprocessConfig(size=(size, size)),
         state_dict=EmbeddedNet(net).state_dict(),
         plane_structures=_plane_structures(planes),
         min_plane_score=DEFAULT_MIN_PLANE_SCORE,

@@ -22,11 +22,17 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
 
+#: Input side of a new model when ``size`` is not given.
+NEW_MODEL_SIZE = 160
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """One training run; the fields are the ``napari-fada train`` options of the same names.
 
-    ``init`` None trains a new model of input side ``size``; otherwise it fine-tunes that file.
+    ``init`` None trains a new model of input side ``size`` (:data:`NEW_MODEL_SIZE` when None);
+    otherwise it fine-tunes that file, at its own input size unless ``size`` names another (the
+    network is fully convolutional, so a model can learn to work at a finer resolution).
     ``minutes`` is a time budget the schedule anneals by; ``resume`` continues the checkpoint
     next to ``out``.
     """
@@ -39,7 +45,7 @@ class TrainOptions:
     minutes: float | None = None
     batch_size: int = 8
     lr: float = 3e-3
-    size: int = 160
+    size: int | None = None
     patience: int = 4
     seed: int = 0
     planes: tuple[str, ...] | None = None

@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 from napari_fada._napari.widgets.field_row import field_row
 from napari_fada._napari.widgets.scrolling import scrolling_content
 from napari_fada._napari.widgets.wheel_guard import guard_wheel
-from napari_fada.training.options import TrainOptions
+from napari_fada.training.options import NEW_MODEL_SIZE, TrainOptions
 
 #: Split choice meaning "every row of the manifest".
 ALL_SPLITS = "all"
@@ -117,7 +117,7 @@ class TrainPanel(QGroupBox):
         self.size_spin = QSpinBox()
         self.size_spin.setRange(16, 1024)
         self.size_spin.setSingleStep(16)
-        self.size_spin.setValue(TrainOptions.default("size"))
+        self.size_spin.setValue(NEW_MODEL_SIZE)
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("weights file to write (.pt)")
         self.out_button = QPushButton("Save as...")
