@@ -360,6 +360,23 @@ def test_a_shapes_score_goes_through_the_weights_calibration(tiny_weights):
         EmbeddedBackend(tiny_weights.with_name("broken.pt"))
 
 
+@pytest.mark.parametrize("plane, symmetric", [("trans-thalamic", True), ("transperineal", False)])
+def test_outlines_on_a_mirrored_plane_average_the_image_and_its_mirror(
+    tiny_weights, plane, symmetric
+):
+    """On a plane trained mirrored the outlines of a mirrored image are the mirrored outlines
+    (the logits of image and mirror are averaged); on another plane the network alone decides."""
+    path = _routed_weights(
+        tiny_weights, plane, mirrored_planes=("trans-thalamic",), logit_offsets={}
+    )
+    assert load_weights(path).mirrored_planes == ("trans-thalamic",)
+    backend = EmbeddedBackend(path)
+    image = _image()[:32, :32]  # the model's input size: no resampling to round differently
+    _, probs, _ = backend._forward(image)
+    _, mirrored_probs, _ = backend._forward(np.ascontiguousarray(image[:, ::-1]))
+    assert np.allclose(probs, mirrored_probs[:, :, ::-1], atol=1e-6) == symmetric
+
+
 def test_weights_in_memory_make_a_backend_without_a_file(tiny_weights):
     weights = load_weights(tiny_weights)
     in_memory = EmbeddedBackend(weights)

@@ -14,7 +14,7 @@ from napari_fada.errors import Cancelled, DatasetError
 from napari_fada.models.base import CancelToken
 from napari_fada.models.embedded_backend import EmbeddedBackend
 from napari_fada.models.embedded_weights import load_weights
-from napari_fada.training.loop import train_model
+from napari_fada.training.loop import MIRRORED_PLANES, train_model
 from napari_fada.training.options import TrainOptions, TrainProgress, TrainResult
 from tests.training.test_train import _saved_dataset
 
@@ -58,6 +58,8 @@ def test_events_and_result(trained):
     assert result.steps == steps[-1].step
     assert result.before == next(e.metrics for e in events if e.message.startswith("before"))
     assert load_weights(result.out).validation_metrics == pytest.approx(result.after)
+    mirrored = load_weights(result.out).mirrored_planes  # trained mirrored: averaged at test time
+    assert mirrored and set(mirrored) <= set(MIRRORED_PLANES) - {"transperineal"}
 
 
 def test_a_fine_tune_that_only_gets_worse_keeps_the_starting_weights(dataset, trained, tmp_path):

@@ -5,7 +5,9 @@ FADA's MAP phase does: only the structures the model may show on that plane are 
 on a plane it has no outlines for), and nothing when the plane probability is below the model's
 threshold (the plane call then says it is unsure). A structure the user picks by hand is
 proposed whatever the plane. Structure masks come from the segmentation logits upsampled to the
-full image before the argmax, so outlines and the head ellipse are as fine as the image.
+full image before the argmax, so outlines and the head ellipse are as fine as the image; on a
+plane the model was trained on mirrored (the head planes) they are the average of the image's
+and its mirror's logits.
 Connected components become annotations: one at most for a structure an image holds once (the
 head, the brain, the symphysis), none for fragments. A shape's score is the soft Dice between
 its mask and the probability map around it (the Dice the model expects for it), mapped by the
@@ -35,6 +37,7 @@ from napari_fada.core.scan_planes import fada_label
 from napari_fada.core.vocabulary import Route, canonical_structure
 from napari_fada.errors import ImageReadError, ModelLoadError
 from napari_fada.models.base import Backend, CancelToken, ProgressCallback, ProposeRequest
+from napari_fada.models.embedded_net import fused_for_inference
 from napari_fada.models.embedded_preprocess import normalise, resize_gray
 from napari_fada.models.embedded_weights import (
     ANY_STRUCTURE,
@@ -67,7 +70,7 @@ class EmbeddedBackend(Backend):
         else:
             path = Path(model) if model is not None else SHIPPED_WEIGHTS
             self._weights, weights_sha256 = load_weights(path), file_sha256(path)
-        self._net = self._weights.build()
+        self._net = fused_for_inference(self._weights.build())
         self._threads = threads or os.cpu_count() or 1
         self.info = ModelInfo(
             model_id=f"fada-embedded-{self._weights.model_version}",
@@ -117,7 +120,7 @@ class EmbeddedBackend(Backend):
 
         step("embedded model: reading the image", 0.0)
         started = time.perf_counter()
-        probs, plane_probs = self._forward(image)
+        labels, probs, plane_probs = self._forward(image)
         timings["forward"] = time.perf_counter() - started
 
         step("embedded model: tracing structures", 0.6)
@@ -127,7 +130,6 @@ class EmbeddedBackend(Backend):
         if "classify" in request.phases:
             proposal.plane = plane
         if {"detect", "segment"} & set(request.phases):
-            labels = probs.argmax(axis=0)
             wanted, weight = self._wanted(request, plane)
             for name in self.structures:
                 if name in wanted:
@@ -148,27 +150,36 @@ class EmbeddedBackend(Backend):
         step("embedded model: done", 1.0)
         return proposal
 
-    def _forward(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Full-resolution class probabilities (C, H, W) and plane probabilities."""
+    def _forward(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Full-resolution class labels (H, W) and probabilities (C, H, W), plane probabilities.
+
+        When the likeliest plane is one the model was trained on mirrored, the segmentation
+        logits are averaged with those of the mirrored image (the plane call is the image's own:
+        its temperature was fitted on it)."""
         config = self._weights.preprocess
         x = torch.from_numpy(normalise(resize_gray(image, config.size), config))[None, None]
+        x = x.contiguous(memory_format=torch.channels_last)
         torch.set_num_threads(self._threads)
         with torch.inference_mode():
-            seg_logits, plane_logits = self._net(x.contiguous(memory_format=torch.channels_last))
+            seg_logits, plane_logits = self._net(x)
+            plane = (plane_logits[0] / self._weights.plane_temperature).softmax(dim=0).numpy()
+            if self.planes[int(plane.argmax())] in self._weights.mirrored_planes:
+                mirrored, _ = self._net(x.flip(3))
+                seg_logits = (seg_logits + mirrored.flip(3)) / 2
             for name, offset in self._weights.logit_offsets.items():
                 if name in self.structures:
                     seg_logits[:, 1 + self.structures.index(name)] += offset
             seg_logits = F.interpolate(
                 seg_logits, size=image.shape[:2], mode="bilinear", align_corners=False
             )
-            probs = seg_logits.softmax(dim=1)[0].numpy()
-            plane = (plane_logits[0] / self._weights.plane_temperature).softmax(dim=0).numpy()
+            full = seg_logits.softmax(dim=1)[0]
+            labels, probs = full.argmax(dim=0).numpy(), full.numpy()
         if not (np.isfinite(plane).all() and np.isfinite(probs).all()):
             raise ModelLoadError(
                 f"The embedded model {self.model_id} gave NaN or infinite scores: its weights are "
                 "damaged. Train it again or pick another weights file."
             )
-        return probs, plane
+        return labels, probs, plane
 
     def _plane_call(self, plane_probs: np.ndarray) -> PlaneCall:
         """The most probable plane. It is ``unsure`` when the planes that route like it (to the

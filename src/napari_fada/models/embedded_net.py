@@ -7,11 +7,13 @@ a CPU in well under an hour and proposes in tens of milliseconds.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,19 @@ class EmbeddedNet(nn.Module):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = self.decoders[index](torch.cat([x, skip], dim=1))
         return self.seg_head(x), plane_logits
+
+
+def fused_for_inference(net: EmbeddedNet) -> EmbeddedNet:
+    """A copy of ``net`` for inference: eval mode, each batch normalisation folded into the
+    convolution before it (the same outputs, one pass over memory less per layer)."""
+    fused = copy.deepcopy(net).eval()
+    for block in fused.modules():
+        if (
+            isinstance(block, nn.Sequential)
+            and len(block) == 3
+            and isinstance(block[0], nn.Conv2d)
+            and isinstance(block[1], nn.BatchNorm2d)
+        ):
+            block[0] = fuse_conv_bn_eval(block[0], block[1])
+            block[1] = nn.Identity()
+    return fused

@@ -57,6 +57,10 @@ class EmbeddedWeights:
     #: probability that it reaches Dice 0.9 as it stands (fitted on validation images);
     #: :data:`ANY_STRUCTURE` holds the map for a structure not named. Empty: raw expected Dice.
     shape_calibration: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Planes the model was trained on mirrored left-right (head planes, not views whose anatomy
+    #: has a side). On an image of such a plane the outlines are the average of the image's and
+    #: its mirror's (test-time flip): smoother borders, small structures found more often.
+    mirrored_planes: tuple[str, ...] = ()
 
     def build(self) -> EmbeddedNet:
         """The network with these weights, in eval mode, channels-last (faster on CPU)."""
@@ -86,6 +90,7 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "shape_calibration": {
             k: [float(a), float(b)] for k, (a, b) in weights.shape_calibration.items()
         },
+        "mirrored_planes": list(weights.mirrored_planes),
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
     buffer = io.BytesIO()
@@ -137,6 +142,7 @@ def load_weights(path: Path) -> EmbeddedWeights:
                 str(k): (float(a), float(b))
                 for k, (a, b) in payload.get("shape_calibration", {}).items()
             },
+            mirrored_planes=tuple(str(p) for p in payload.get("mirrored_planes", ())),
         )
         problem = _unusable(weights)
         if problem is None:

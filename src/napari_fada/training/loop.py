@@ -422,6 +422,7 @@ def train_model(
     cancel = cancel or CancelToken()
     torch.set_num_threads(max(1, options.threads))
     weights, new_model = _initial_weights(options)
+    weights.mirrored_planes = tuple(p for p in weights.planes if p in MIRRORED_PLANES)
     train_samples, val_samples = _read_all(options, weights, emit)
     num_classes = 1 + len(weights.structures)
     size = weights.preprocess.size
@@ -461,7 +462,7 @@ def train_model(
 
     class_weights = _class_weights(train["masks"], num_classes)
     draw_weights = _sampling_weights(train["group"])
-    mirrored = torch.tensor([p in MIRRORED_PLANES for p in weights.planes])
+    mirrored = torch.tensor([p in weights.mirrored_planes for p in weights.planes])
     allowed = train["planes"]
     mirror_ok = allowed.any(dim=1) & ~(allowed & ~mirrored).any(dim=1)
     while not schedule.done() and state["stale"] < options.patience:
