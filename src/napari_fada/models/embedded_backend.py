@@ -172,8 +172,8 @@ class EmbeddedBackend(Backend):
             seg_logits = F.interpolate(
                 seg_logits, size=image.shape[:2], mode="bilinear", align_corners=False
             )
-            full = seg_logits.softmax(dim=1)[0]
-            labels, probs = full.argmax(dim=0).numpy(), full.numpy()
+            probs = seg_logits.softmax(dim=1)[0].numpy()
+        labels = probs.argmax(axis=0)  # numpy's is several times faster than torch's here
         if not (np.isfinite(plane).all() and np.isfinite(probs).all()):
             raise ModelLoadError(
                 f"The embedded model {self.model_id} gave NaN or infinite scores: its weights are "
