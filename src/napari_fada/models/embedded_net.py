@@ -7,7 +7,7 @@ a CPU in well under an hour and proposes in tens of milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,17 +24,6 @@ class NetConfig:
     dropout: float = 0.2
     #: Width of the plane classifier's hidden layer; 0: a single linear layer (models 1.x).
     plane_hidden: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["channels"] = list(self.channels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> NetConfig:
-        values = dict(data)
-        values["channels"] = tuple(values["channels"])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
 
 
 def _conv(in_ch: int, out_ch: int) -> nn.Sequential:

@@ -7,7 +7,6 @@ validation metrics), so a file is self-describing and a fine-tuned file is a dro
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +14,28 @@ from typing import Any
 
 import torch
 
-from napari_fada.core.atomic import write_bytes_atomic
-from napari_fada.errors import ModelLoadError
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
+from napari_fada.models.weights_file import (
+    WeightsKind,
+    config_from_dict,
+    config_to_dict,
+    non_finite_parameters,
+    read_weights_file,
+    rebuilding,
+    unusable_error,
+    write_torch_file,
+)
 
 #: Layout of the file; a reader refuses any other.
 FORMAT_VERSION = 1
+KIND = WeightsKind(
+    "embedded model",
+    "napari-fada train",
+    FORMAT_VERSION,
+    missing_hint=". Choose an existing .pt file, or clear the weights setting to use the model "
+    "shipped with the plugin.",
+)
 #: Input sides (pixels) a weights file may ask for: 0 or a huge size is a damaged file.
 MIN_INPUT_SIDE, MAX_INPUT_SIDE = 8, 2048
 #: The model generation (architecture + training recipe); part of the model id.
@@ -72,7 +86,7 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
     payload: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "model_version": weights.model_version,
-        "architecture": weights.net.to_dict(),
+        "architecture": config_to_dict(weights.net),
         "structures": list(weights.structures),
         "planes": list(weights.planes),
         "input_size": list(weights.preprocess.size),
@@ -88,35 +102,16 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         },
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes_atomic(Path(path), buffer.getvalue())  # a failed write leaves no partial file
+    write_torch_file(payload, path)
 
 
 def load_weights(path: Path) -> EmbeddedWeights:
     """Read and check a weights file; ModelLoadError says what is wrong with which file."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(
-            f"embedded model weights not found: {path}. Choose an existing .pt file, or clear the "
-            "weights setting to use the model shipped with the plugin."
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise ModelLoadError(
-            f"{path} is not a readable embedded model weights file ({type(exc).__name__}). "
-            "It may be truncated or not a napari-fada model; train it again or pick another file."
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        found = payload.get("format_version") if isinstance(payload, dict) else None
-        raise ModelLoadError(
-            f"{path} is an embedded model file of format {found!r}, but this napari-fada reads "
-            f"format {FORMAT_VERSION}. Use weights made by this version (napari-fada train)."
-        )
-    try:
+    payload = read_weights_file(path, KIND)
+    with rebuilding(path, KIND):
         weights = EmbeddedWeights(
-            net=NetConfig.from_dict(payload["architecture"]),
+            net=config_from_dict(NetConfig, payload["architecture"]),
             structures=tuple(payload["structures"]),
             planes=tuple(payload["planes"]),
             preprocess=PreprocessConfig.from_dict(
@@ -141,16 +136,8 @@ def load_weights(path: Path) -> EmbeddedWeights:
         problem = _unusable(weights)
         if problem is None:
             weights.build()
-    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
-        raise ModelLoadError(
-            f"{path} does not match the embedded model's architecture ({exc}). "
-            "It was made by another model version; retrain with napari-fada train."
-        ) from None
     if problem is not None:
-        raise ModelLoadError(
-            f"{path} cannot be used: {problem}. It is damaged or was not made by napari-fada "
-            "train; train it again or pick another file."
-        )
+        raise unusable_error(path, KIND, problem)
     return weights
 
 
@@ -172,11 +159,4 @@ def _unusable(weights: EmbeddedWeights) -> str | None:
         )
     if weights.preprocess.std <= 0 or weights.plane_temperature <= 0:
         return "its normalisation std or plane temperature is not positive"
-    broken = [
-        name
-        for name, tensor in weights.state_dict.items()
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
-    ]
-    if broken:
-        return f"its parameters hold NaN or infinite values ({', '.join(broken[:3])})"
-    return None
+    return non_finite_parameters(weights.state_dict)

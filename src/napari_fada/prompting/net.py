@@ -7,7 +7,7 @@ the crop's resolution. It knows no classes: whatever the prompts point at is the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -28,17 +28,6 @@ class PromptNetConfig:
     click_radius: float = 3.0
     #: The crop's side over the side of the region it must show (box, mask, clicks).
     margin: float = 1.4
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["channels"] = list(self.channels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> PromptNetConfig:
-        values = dict(data)
-        values["channels"] = tuple(values["channels"])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
 
 
 class PromptNet(nn.Module):
