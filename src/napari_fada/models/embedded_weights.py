@@ -14,22 +14,13 @@ from typing import Any
 
 import torch
 
+from napari_fada.models import weights_file
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
-from napari_fada.models.weights_file import (
-    WeightsKind,
-    config_from_dict,
-    config_to_dict,
-    non_finite_parameters,
-    read_weights_file,
-    rebuilding,
-    unusable_error,
-    write_torch_file,
-)
 
 #: Layout of the file; a reader refuses any other.
 FORMAT_VERSION = 1
-KIND = WeightsKind(
+KIND = weights_file.WeightsKind(
     "embedded model",
     "napari-fada train",
     FORMAT_VERSION,
@@ -85,15 +76,15 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
     """Write ``weights`` to ``path`` atomically (a crash leaves the old file intact)."""
     payload: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "model_version": weights.model_version,
-        "architecture": config_to_dict(weights.net),
+        **weights_file.description(
+            weights.model_version, weights.training_data, weights.validation_metrics
+        ),
+        "architecture": weights_file.config_to_dict(weights.net),
         "structures": list(weights.structures),
         "planes": list(weights.planes),
         "input_size": list(weights.preprocess.size),
         "normalisation": {"mean": weights.preprocess.mean, "std": weights.preprocess.std},
         "plane_temperature": float(weights.plane_temperature),
-        "training_data": weights.training_data,
-        "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
         "logit_offsets": {k: float(v) for k, v in weights.logit_offsets.items()},
         "plane_structures": {k: list(v) for k, v in weights.plane_structures.items()},
         "min_plane_score": float(weights.min_plane_score),
@@ -102,16 +93,16 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         },
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
-    write_torch_file(payload, path)
+    weights_file.write(payload, path)
 
 
 def load_weights(path: Path) -> EmbeddedWeights:
     """Read and check a weights file; ModelLoadError says what is wrong with which file."""
     path = Path(path)
-    payload = read_weights_file(path, KIND)
-    with rebuilding(path, KIND):
+    payload = weights_file.read(path, KIND)
+    with weights_file.rebuilding(path, KIND):
         weights = EmbeddedWeights(
-            net=config_from_dict(NetConfig, payload["architecture"]),
+            net=weights_file.config_from_dict(NetConfig, payload["architecture"]),
             structures=tuple(payload["structures"]),
             planes=tuple(payload["planes"]),
             preprocess=PreprocessConfig.from_dict(
@@ -119,9 +110,7 @@ def load_weights(path: Path) -> EmbeddedWeights:
             ),
             state_dict=payload["state_dict"],
             plane_temperature=float(payload["plane_temperature"]),
-            model_version=str(payload["model_version"]),
-            training_data=str(payload.get("training_data", "")),
-            validation_metrics=dict(payload.get("validation_metrics", {})),
+            **weights_file.described(payload),
             logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
             plane_structures={
                 str(k): tuple(str(n) for n in v)
@@ -137,7 +126,7 @@ def load_weights(path: Path) -> EmbeddedWeights:
         if problem is None:
             weights.build()
     if problem is not None:
-        raise unusable_error(path, KIND, problem)
+        raise weights_file.unusable(path, KIND, problem)
     return weights
 
 
@@ -159,4 +148,4 @@ def _unusable(weights: EmbeddedWeights) -> str | None:
         )
     if weights.preprocess.std <= 0 or weights.plane_temperature <= 0:
         return "its normalisation std or plane temperature is not positive"
-    return non_finite_parameters(weights.state_dict)
+    return weights_file.non_finite_parameters(weights.state_dict)

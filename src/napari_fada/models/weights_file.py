@@ -1,5 +1,6 @@
 """napari-fada's torch weights files (the embedded and the prompt model's): how they are written
 and read, and the error that names the file and what to do for each way one can be wrong.
+Its names are meant to be used qualified: ``weights_file.read(path, KIND)``.
 
 A file is one ``torch.save`` dict, written atomically and read with ``weights_only=True``; its
 ``architecture`` is a network config dataclass as :func:`config_to_dict` stores it.
@@ -39,7 +40,7 @@ class WeightsKind:
     missing_hint: str = ""
 
 
-def write_torch_file(payload: Mapping[str, Any], path: Path) -> None:
+def write(payload: Mapping[str, Any], path: Path) -> None:
     """``torch.save`` ``payload`` to ``path`` atomically: a crash or a full disk leaves the old
     file intact and no partial one."""
     buffer = io.BytesIO()
@@ -47,7 +48,7 @@ def write_torch_file(payload: Mapping[str, Any], path: Path) -> None:
     write_bytes_atomic(Path(path), buffer.getvalue())
 
 
-def read_weights_file(path: Path, kind: WeightsKind) -> dict[str, Any]:
+def read(path: Path, kind: WeightsKind) -> dict[str, Any]:
     """The payload of a ``kind`` file, checked to be one of the layout this reader takes."""
     if not path.is_file():
         raise ModelLoadError(f"{kind.name} weights not found: {path}{kind.missing_hint}")
@@ -83,7 +84,7 @@ def rebuilding(path: Path, kind: WeightsKind) -> Iterator[None]:
         ) from None
 
 
-def unusable_error(path: Path, kind: WeightsKind, problem: str) -> ModelLoadError:
+def unusable(path: Path, kind: WeightsKind, problem: str) -> ModelLoadError:
     """The error for a file that loaded but cannot be used because of ``problem``."""
     return ModelLoadError(
         f"{path} cannot be used: {problem}. It is damaged or was not made by {kind.train}; "
@@ -101,6 +102,26 @@ def non_finite_parameters(state_dict: Mapping[str, torch.Tensor]) -> str | None:
     if broken:
         return f"its parameters hold NaN or infinite values ({', '.join(broken[:3])})"
     return None
+
+
+def description(
+    model_version: str, training_data: str, validation_metrics: Mapping[str, float]
+) -> dict[str, Any]:
+    """What every weights file says of the model it holds, as the file stores it."""
+    return {
+        "model_version": model_version,
+        "training_data": training_data,
+        "validation_metrics": {k: float(v) for k, v in validation_metrics.items()},
+    }
+
+
+def described(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`description`'s entries of a file read, as the weights dataclasses take them."""
+    return {
+        "model_version": str(payload["model_version"]),
+        "training_data": str(payload.get("training_data", "")),
+        "validation_metrics": dict(payload.get("validation_metrics", {})),
+    }
 
 
 def config_to_dict(config: Any) -> dict[str, object]:

@@ -13,21 +13,14 @@ from typing import Any
 
 import torch
 
-from napari_fada.models.weights_file import (
-    WeightsKind,
-    config_from_dict,
-    config_to_dict,
-    non_finite_parameters,
-    read_weights_file,
-    rebuilding,
-    unusable_error,
-    write_torch_file,
-)
+from napari_fada.models import weights_file
 from napari_fada.prompting.net import PromptNet, PromptNetConfig
 
 FORMAT = "napari-fada-prompt"
 FORMAT_VERSION = 1
-KIND = WeightsKind("prompt model", "napari-fada train-prompt", FORMAT_VERSION, tag=FORMAT)
+KIND = weights_file.WeightsKind(
+    "prompt model", "napari-fada train-prompt", FORMAT_VERSION, tag=FORMAT
+)
 #: The model generation (architecture + training recipe).
 MODEL_VERSION = "1.0"
 #: Shipped beside the embedded model, whose model card describes both.
@@ -73,29 +66,27 @@ def save_prompt_weights(weights: PromptWeights, path: Path) -> None:
     payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_version": weights.model_version,
-        "architecture": config_to_dict(weights.config),
-        "training_data": weights.training_data,
-        "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
+        **weights_file.description(
+            weights.model_version, weights.training_data, weights.validation_metrics
+        ),
+        "architecture": weights_file.config_to_dict(weights.config),
         "state_dict": {k: _stored(v) for k, v in weights.state_dict.items()},
     }
-    write_torch_file(payload, path)
+    weights_file.write(payload, path)
 
 
 def load_prompt_weights(path: Path) -> PromptWeights:
     """Read and check a prompt model file; ModelLoadError says what is wrong with which file."""
     path = Path(path)
-    payload = read_weights_file(path, KIND)
-    with rebuilding(path, KIND):
+    payload = weights_file.read(path, KIND)
+    with weights_file.rebuilding(path, KIND):
         weights = PromptWeights(
-            config=config_from_dict(PromptNetConfig, payload["architecture"]),
+            config=weights_file.config_from_dict(PromptNetConfig, payload["architecture"]),
             state_dict=payload["state_dict"],
-            model_version=str(payload["model_version"]),
-            training_data=str(payload.get("training_data", "")),
-            validation_metrics=dict(payload.get("validation_metrics", {})),
+            **weights_file.described(payload),
         )
         weights.build()
-    problem = non_finite_parameters(weights.state_dict)
+    problem = weights_file.non_finite_parameters(weights.state_dict)
     if problem is not None:
-        raise unusable_error(path, KIND, problem)
+        raise weights_file.unusable(path, KIND, problem)
     return weights

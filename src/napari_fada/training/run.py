@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from napari_fada.errors import Cancelled, ModelLoadError
+from napari_fada.models import weights_file
 from napari_fada.models.base import CancelToken
-from napari_fada.models.weights_file import write_torch_file
 
 NetT = TypeVar("NetT", bound=torch.nn.Module)
 
@@ -137,7 +137,7 @@ def save_checkpoint(
         "generator": generator.get_state(),
         "state": state,
     }
-    write_torch_file(payload, path)
+    weights_file.write(payload, path)
 
 
 def restore_checkpoint(
