@@ -98,36 +98,30 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
 
 def load_weights(path: Path) -> EmbeddedWeights:
     """Read and check a weights file; ModelLoadError says what is wrong with which file."""
-    path = Path(path)
-    payload = weights_file.read(path, KIND)
-    with weights_file.rebuilding(path, KIND):
-        weights = EmbeddedWeights(
-            net=weights_file.config_from_dict(NetConfig, payload["architecture"]),
-            structures=tuple(payload["structures"]),
-            planes=tuple(payload["planes"]),
-            preprocess=PreprocessConfig.from_dict(
-                {"size": payload["input_size"], **payload["normalisation"]}
-            ),
-            state_dict=payload["state_dict"],
-            plane_temperature=float(payload["plane_temperature"]),
-            **weights_file.described(payload),
-            logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
-            plane_structures={
-                str(k): tuple(str(n) for n in v)
-                for k, v in payload.get("plane_structures", {}).items()
-            },
-            min_plane_score=float(payload.get("min_plane_score", 0.0)),
-            shape_calibration={
-                str(k): (float(a), float(b))
-                for k, (a, b) in payload.get("shape_calibration", {}).items()
-            },
-        )
-        problem = _unusable(weights)
-        if problem is None:
-            weights.build()
-    if problem is not None:
-        raise weights_file.unusable(path, KIND, problem)
-    return weights
+    return weights_file.load(path, KIND, _from_payload, _unusable)
+
+
+def _from_payload(payload: dict[str, Any]) -> EmbeddedWeights:
+    return EmbeddedWeights(
+        net=weights_file.config_from_dict(NetConfig, payload["architecture"]),
+        structures=tuple(payload["structures"]),
+        planes=tuple(payload["planes"]),
+        preprocess=PreprocessConfig.from_dict(
+            {"size": payload["input_size"], **payload["normalisation"]}
+        ),
+        state_dict=payload["state_dict"],
+        plane_temperature=float(payload["plane_temperature"]),
+        **weights_file.described(payload),
+        logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
+        plane_structures={
+            str(k): tuple(str(n) for n in v) for k, v in payload.get("plane_structures", {}).items()
+        },
+        min_plane_score=float(payload.get("min_plane_score", 0.0)),
+        shape_calibration={
+            str(k): (float(a), float(b))
+            for k, (a, b) in payload.get("shape_calibration", {}).items()
+        },
+    )
 
 
 def _unusable(weights: EmbeddedWeights) -> str | None:

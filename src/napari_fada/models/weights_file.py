@@ -1,6 +1,6 @@
 """napari-fada's torch weights files (the embedded and the prompt model's): how they are written
 and read, and the error that names the file and what to do for each way one can be wrong.
-Its names are meant to be used qualified: ``weights_file.read(path, KIND)``.
+Its names are meant to be used qualified: ``weights_file.load(path, KIND, ...)``.
 
 A file is one ``torch.save`` dict, written atomically and read with ``weights_only=True``; its
 ``architecture`` is a network config dataclass as :func:`config_to_dict` stores it.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 
@@ -22,6 +22,13 @@ from napari_fada.core.atomic import write_bytes_atomic
 from napari_fada.errors import ModelLoadError
 
 ConfigT = TypeVar("ConfigT")
+
+
+class _Buildable(Protocol):
+    def build(self) -> Any: ...
+
+
+WeightsT = TypeVar("WeightsT", bound=_Buildable)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,28 @@ def write(payload: Mapping[str, Any], path: Path) -> None:
     write_bytes_atomic(Path(path), buffer.getvalue())
 
 
-def read(path: Path, kind: WeightsKind) -> dict[str, Any]:
+def load(
+    path: Path,
+    kind: WeightsKind,
+    make: Callable[[dict[str, Any]], WeightsT],
+    problem: Callable[[WeightsT], str | None],
+) -> WeightsT:
+    """The weights ``make`` makes of the ``kind`` file at ``path``, their network built once to
+    check it. ModelLoadError when the file is missing, unreadable or of another layout, when
+    its entries do not rebuild the network, or when ``problem`` says why they are unusable."""
+    path = Path(path)
+    payload = _read(path, kind)
+    with _rebuilding(path, kind):
+        weights = make(payload)
+        found = problem(weights)
+        if found is None:
+            weights.build()
+    if found is not None:
+        raise _unusable(path, kind, found)
+    return weights
+
+
+def _read(path: Path, kind: WeightsKind) -> dict[str, Any]:
     """The payload of a ``kind`` file, checked to be one of the layout this reader takes."""
     if not path.is_file():
         raise ModelLoadError(f"{kind.name} weights not found: {path}{kind.missing_hint}")
@@ -56,23 +84,22 @@ def read(path: Path, kind: WeightsKind) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file
         raise ModelLoadError(
-            f"{path} is not a readable {kind.name} file ({type(exc).__name__}). It may be "
-            f"truncated or not a napari-fada model; train it again ({kind.train}) or pick "
-            "another file."
+            f"{path} is not a readable {kind.name} weights file ({type(exc).__name__}). It may "
+            "be truncated or not a napari-fada model; train it again or pick another file."
         ) from None
     if not isinstance(payload, dict) or (kind.tag and payload.get("format") != kind.tag):
         raise ModelLoadError(f"{path} is not a napari-fada {kind.name} file ({kind.train})")
     if payload.get("format_version") != kind.version:
         raise ModelLoadError(
-            f"{path} is a {kind.name} file of format {payload.get('format_version')!r}, but this "
-            f"napari-fada reads format {kind.version}. Use weights made by this version "
+            f"{path} is of format {payload.get('format_version')!r}, but this napari-fada reads "
+            f"{kind.name} files of format {kind.version}. Use weights made by this version "
             f"({kind.train})."
         )
     return payload
 
 
 @contextmanager
-def rebuilding(path: Path, kind: WeightsKind) -> Iterator[None]:
+def _rebuilding(path: Path, kind: WeightsKind) -> Iterator[None]:
     """Turns what rebuilding the network from a payload raises on a file of another
     architecture (a missing entry, a wrong type or shape) into a ModelLoadError."""
     try:
@@ -84,7 +111,7 @@ def rebuilding(path: Path, kind: WeightsKind) -> Iterator[None]:
         ) from None
 
 
-def unusable(path: Path, kind: WeightsKind, problem: str) -> ModelLoadError:
+def _unusable(path: Path, kind: WeightsKind, problem: str) -> ModelLoadError:
     """The error for a file that loaded but cannot be used because of ``problem``."""
     return ModelLoadError(
         f"{path} cannot be used: {problem}. It is damaged or was not made by {kind.train}; "

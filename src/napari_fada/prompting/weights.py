@@ -77,16 +77,17 @@ def save_prompt_weights(weights: PromptWeights, path: Path) -> None:
 
 def load_prompt_weights(path: Path) -> PromptWeights:
     """Read and check a prompt model file; ModelLoadError says what is wrong with which file."""
-    path = Path(path)
-    payload = weights_file.read(path, KIND)
-    with weights_file.rebuilding(path, KIND):
-        weights = PromptWeights(
-            config=weights_file.config_from_dict(PromptNetConfig, payload["architecture"]),
-            state_dict=payload["state_dict"],
-            **weights_file.described(payload),
-        )
-        weights.build()
-    problem = weights_file.non_finite_parameters(weights.state_dict)
-    if problem is not None:
-        raise weights_file.unusable(path, KIND, problem)
-    return weights
+    return weights_file.load(path, KIND, _from_payload, _unusable)
+
+
+def _from_payload(payload: dict[str, Any]) -> PromptWeights:
+    return PromptWeights(
+        config=weights_file.config_from_dict(PromptNetConfig, payload["architecture"]),
+        state_dict=payload["state_dict"],
+        **weights_file.described(payload),
+    )
+
+
+def _unusable(weights: PromptWeights) -> str | None:
+    """What makes weights that loaded unusable, or None."""
+    return weights_file.non_finite_parameters(weights.state_dict)
