@@ -20,7 +20,6 @@ checks that the dataset ends with one record per image, each accepted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -31,19 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import cpu_name
+from machine import report
+from qt_events import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "data" / "fetal-us-samples"
-
-
-def wait_until(app: Any, condition: Callable[[], bool], timeout_s: float = 120.0) -> None:
-    deadline = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the viewer did not answer in time")
-        app.processEvents()
-        time.sleep(0.001)
 
 
 def summary(seconds: list[float]) -> dict[str, float]:
@@ -143,15 +134,10 @@ def main() -> int:
         images = Path(folder) / "images"
         shutil.copytree(args.data / "images", images)
         figures = {
-            "cpu": cpu_name(),
-            "cores": os.cpu_count(),
             "load_average": os.getloadavg()[0],
             **run_loop(images, Path(folder) / "dataset"),
         }
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(figures, args.json)
     return 0
 
 

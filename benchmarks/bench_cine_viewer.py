@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from machine import cpu_name, peak_rss_mib
+from machine import peak_rss_mib, report
+from qt_events import wait_until
 
 DISTINCT_FRAMES = 60
 
@@ -54,15 +55,6 @@ def write_clip(path: Path, n_frames: int, size: tuple[int, int]) -> Path:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="gray")))
         container.mux(stream.encode())
     return path
-
-
-def wait_until(app: Any, condition: Any, timeout_s: float) -> None:
-    deadline = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the viewer did not finish in time")
-        app.processEvents()
-        time.sleep(0.005)
 
 
 def measure(path: Path, stream_frames: int) -> dict[str, Any]:
@@ -162,15 +154,7 @@ def main() -> int:
     if child.returncode != 0:
         print(child.stderr, file=sys.stderr)
         return child.returncode
-    figures = {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        **json.loads(child.stdout.splitlines()[-1]),
-    }
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(json.loads(child.stdout.splitlines()[-1]), args.json)
     return 0
 
 

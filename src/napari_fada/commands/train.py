@@ -7,49 +7,27 @@ The options are :class:`~napari_fada.training.options.TrainOptions`' fields; the
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from napari_fada.commands.training_options import add_training_arguments
+from napari_fada.commands.training_options import options_from as training_options
 from napari_fada.training.loop import train_model
 from napari_fada.training.options import NEW_MODEL_SIZE, TrainOptions, TrainProgress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data",
-        type=Path,
-        nargs="+",
-        required=True,
-        metavar="DIR",
-        help="dataset folders (images/, masks/, labels.json, manifest.csv)",
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="FILE", help="weights file to write (.pt)"
-    )
+    defaults = TrainOptions(data=(), out=Path())
+    add_training_arguments(parser, defaults, "weights file to write (.pt)")
     parser.add_argument(
         "--init",
         type=Path,
         metavar="FILE",
         help="fine-tune from this weights file instead of training from scratch",
     )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the checkpoint <out>.ckpt of an interrupted run",
-    )
-    parser.add_argument("--epochs", type=int, default=TrainOptions.default("epochs"))
-    parser.add_argument(
-        "--minutes",
-        type=float,
-        help="time budget: the schedule anneals by the clock and training ends on time",
-    )
-    parser.add_argument("--batch-size", type=int, default=TrainOptions.default("batch_size"))
-    parser.add_argument(
-        "--lr", type=float, default=TrainOptions.default("lr"), help="peak learning rate"
-    )
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument(
         "--size",
         type=int,
@@ -59,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--patience",
         type=int,
-        default=TrainOptions.default("patience"),
+        default=defaults.patience,
         help="stop after this many epochs without a better validation score",
     )
     parser.add_argument(
@@ -70,43 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file's planes with --init; naming others with --init gives it a new plane classifier)",
     )
     parser.add_argument(
-        "--holdout",
-        nargs="+",
-        default=[],
-        metavar="SOURCE:N",
-        help="keep the last N rows of a source dataset (manifest order) out of training as a "
-        "held-out block of whole recordings, e.g. PSFHS:150",
-    )
-    parser.add_argument(
         "--negatives",
         type=int,
-        default=TrainOptions.default("negatives"),
+        default=defaults.negatives,
         metavar="N",
         help="add N made-up non-ultrasound images (photos, drawings, blank frames) as the "
         "'other' plane with no structure (and N/4 to validation)",
     )
-    parser.add_argument("--seed", type=int, default=TrainOptions.default("seed"))
-    parser.add_argument("--threads", type=int, default=TrainOptions.default("threads"))
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=TrainOptions.default("cache_dir"),
+        default=defaults.cache_dir,
         help="where resized training arrays are cached",
     )
 
 
 def options_from(args: argparse.Namespace) -> TrainOptions:
     """The run ``args`` ask for."""
-    values = {f.name: getattr(args, f.name) for f in fields(TrainOptions)}
-    planes = tuple(values["planes"]) if values["planes"] else None
-    return TrainOptions(
-        **{
-            **values,
-            "data": tuple(values["data"]),
-            "planes": planes,
-            "holdout": tuple(values["holdout"]),
-        }
-    )
+    return training_options(TrainOptions, args)
 
 
 class _TerminalProgress:

@@ -8,7 +8,7 @@ a CPU in well under an hour and proposes in tens of milliseconds.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -27,17 +27,6 @@ class NetConfig:
     #: Width of the plane classifier's hidden layer; 0: a single linear layer (models 1.x).
     plane_hidden: int = 0
 
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["channels"] = list(self.channels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> NetConfig:
-        values = dict(data)
-        values["channels"] = tuple(values["channels"])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
-
 
 def _conv(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(
@@ -52,6 +41,40 @@ def conv_block(in_ch: int, out_ch: int, convs: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def unet_blocks(in_ch: int, ch: tuple[int, ...]) -> tuple[nn.ModuleList, nn.ModuleList]:
+    """A U-Net's encoder blocks (one conv at full resolution, two per level below) and decoder
+    blocks, for ``in_ch`` input channels and ``ch`` channels a level."""
+    encoders = nn.ModuleList(
+        [conv_block(in_ch, ch[0], 1)] + [conv_block(ch[i - 1], ch[i], 2) for i in range(1, len(ch))]
+    )
+    decoders = nn.ModuleList(
+        [conv_block(ch[i + 1] + ch[i], ch[i], 1 if i == 0 else 2) for i in range(len(ch) - 1)]
+    )
+    return encoders, decoders
+
+
+def encode(encoders: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
+    """Each level's features, full resolution first, halved between levels; the last is the
+    bottleneck."""
+    skips = []
+    for index, encoder in enumerate(encoders):
+        if index:
+            x = F.max_pool2d(x, 2)
+        x = encoder(x)
+        skips.append(x)
+    return skips
+
+
+def decode(decoders: nn.ModuleList, skips: list[torch.Tensor]) -> torch.Tensor:
+    """Up from the bottleneck through the levels of :func:`encode`, to full resolution."""
+    x = skips[-1]
+    for index in range(len(decoders) - 1, -1, -1):
+        skip = skips[index]
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = decoders[index](torch.cat([x, skip], dim=1))
+    return x
+
+
 class EmbeddedNet(nn.Module):
     """U-Net: one conv at full resolution (cheap), two per block below; plane head (linear, or
     with one hidden layer) on the bottleneck (average and max pooled)."""
@@ -60,12 +83,7 @@ class EmbeddedNet(nn.Module):
         super().__init__()
         self.config = config
         ch = config.channels
-        self.encoders = nn.ModuleList(
-            [conv_block(1, ch[0], 1)] + [conv_block(ch[i - 1], ch[i], 2) for i in range(1, len(ch))]
-        )
-        self.decoders = nn.ModuleList(
-            [conv_block(ch[i + 1] + ch[i], ch[i], 1 if i == 0 else 2) for i in range(len(ch) - 1)]
-        )
+        self.encoders, self.decoders = unet_blocks(1, ch)
         self.seg_head = nn.Conv2d(ch[0], config.num_structures + 1, 1)
         hidden = config.plane_hidden
         self.plane_head = (
@@ -85,19 +103,11 @@ class EmbeddedNet(nn.Module):
 
         Returns (segmentation logits (N, 1 + structures, H, W), plane logits (N, planes)).
         """
-        skips = []
-        for index, encoder in enumerate(self.encoders):
-            if index:
-                x = F.max_pool2d(x, 2)
-            x = encoder(x)
-            skips.append(x)
-        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+        skips = encode(self.encoders, x)
+        bottleneck = skips[-1]
+        pooled = torch.cat([bottleneck.mean(dim=(2, 3)), bottleneck.amax(dim=(2, 3))], dim=1)
         plane_logits = self.plane_head(pooled)
-        for index in range(len(self.decoders) - 1, -1, -1):
-            skip = skips[index]
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = self.decoders[index](torch.cat([x, skip], dim=1))
-        return self.seg_head(x), plane_logits
+        return self.seg_head(decode(self.decoders, skips)), plane_logits
 
 
 def fused_for_inference(net: EmbeddedNet) -> EmbeddedNet:

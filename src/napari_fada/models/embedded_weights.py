@@ -7,7 +7,6 @@ validation metrics), so a file is self-describing and a fine-tuned file is a dro
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +14,19 @@ from typing import Any
 
 import torch
 
-from napari_fada.core.atomic import write_bytes_atomic
-from napari_fada.errors import ModelLoadError
+from napari_fada.models import weights_file
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
 
 #: Layout of the file; a reader refuses any other.
 FORMAT_VERSION = 1
+KIND = weights_file.WeightsKind(
+    "embedded model",
+    "napari-fada train",
+    FORMAT_VERSION,
+    missing_hint=". Choose an existing .pt file, or clear the weights setting to use the model "
+    "shipped with the plugin.",
+)
 #: Input sides (pixels) a weights file may ask for: 0 or a huge size is a damaged file.
 MIN_INPUT_SIDE, MAX_INPUT_SIDE = 8, 2048
 #: The model generation (architecture + training recipe); part of the model id.
@@ -75,15 +80,15 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
     """Write ``weights`` to ``path`` atomically (a crash leaves the old file intact)."""
     payload: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "model_version": weights.model_version,
-        "architecture": weights.net.to_dict(),
+        **weights_file.description(
+            weights.model_version, weights.training_data, weights.validation_metrics
+        ),
+        "architecture": weights_file.config_to_dict(weights.net),
         "structures": list(weights.structures),
         "planes": list(weights.planes),
         "input_size": list(weights.preprocess.size),
         "normalisation": {"mean": weights.preprocess.mean, "std": weights.preprocess.std},
         "plane_temperature": float(weights.plane_temperature),
-        "training_data": weights.training_data,
-        "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
         "logit_offsets": {k: float(v) for k, v in weights.logit_offsets.items()},
         "plane_structures": {k: list(v) for k, v in weights.plane_structures.items()},
         "min_plane_score": float(weights.min_plane_score),
@@ -93,71 +98,36 @@ def save_weights(weights: EmbeddedWeights, path: Path) -> None:
         "mirrored_planes": list(weights.mirrored_planes),
         "state_dict": {k: v.detach().cpu().clone() for k, v in weights.state_dict.items()},
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes_atomic(Path(path), buffer.getvalue())  # a failed write leaves no partial file
+    weights_file.write(payload, path)
 
 
 def load_weights(path: Path) -> EmbeddedWeights:
     """Read and check a weights file; ModelLoadError says what is wrong with which file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(
-            f"embedded model weights not found: {path}. Choose an existing .pt file, or clear the "
-            "weights setting to use the model shipped with the plugin."
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise ModelLoadError(
-            f"{path} is not a readable embedded model weights file ({type(exc).__name__}). "
-            "It may be truncated or not a napari-fada model; train it again or pick another file."
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        found = payload.get("format_version") if isinstance(payload, dict) else None
-        raise ModelLoadError(
-            f"{path} is an embedded model file of format {found!r}, but this napari-fada reads "
-            f"format {FORMAT_VERSION}. Use weights made by this version (napari-fada train)."
-        )
-    try:
-        weights = EmbeddedWeights(
-            net=NetConfig.from_dict(payload["architecture"]),
-            structures=tuple(payload["structures"]),
-            planes=tuple(payload["planes"]),
-            preprocess=PreprocessConfig.from_dict(
-                {"size": payload["input_size"], **payload["normalisation"]}
-            ),
-            state_dict=payload["state_dict"],
-            plane_temperature=float(payload["plane_temperature"]),
-            model_version=str(payload["model_version"]),
-            training_data=str(payload.get("training_data", "")),
-            validation_metrics=dict(payload.get("validation_metrics", {})),
-            logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
-            plane_structures={
-                str(k): tuple(str(n) for n in v)
-                for k, v in payload.get("plane_structures", {}).items()
-            },
-            min_plane_score=float(payload.get("min_plane_score", 0.0)),
-            shape_calibration={
-                str(k): (float(a), float(b))
-                for k, (a, b) in payload.get("shape_calibration", {}).items()
-            },
-            mirrored_planes=tuple(str(p) for p in payload.get("mirrored_planes", ())),
-        )
-        problem = _unusable(weights)
-        if problem is None:
-            weights.build()
-    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
-        raise ModelLoadError(
-            f"{path} does not match the embedded model's architecture ({exc}). "
-            "It was made by another model version; retrain with napari-fada train."
-        ) from None
-    if problem is not None:
-        raise ModelLoadError(
-            f"{path} cannot be used: {problem}. It is damaged or was not made by napari-fada "
-            "train; train it again or pick another file."
-        )
-    return weights
+    return weights_file.load(path, KIND, _from_payload, _unusable)
+
+
+def _from_payload(payload: dict[str, Any]) -> EmbeddedWeights:
+    return EmbeddedWeights(
+        net=weights_file.config_from_dict(NetConfig, payload["architecture"]),
+        structures=tuple(payload["structures"]),
+        planes=tuple(payload["planes"]),
+        preprocess=PreprocessConfig.from_dict(
+            {"size": payload["input_size"], **payload["normalisation"]}
+        ),
+        state_dict=payload["state_dict"],
+        plane_temperature=float(payload["plane_temperature"]),
+        **weights_file.described(payload),
+        logit_offsets={str(k): float(v) for k, v in payload.get("logit_offsets", {}).items()},
+        plane_structures={
+            str(k): tuple(str(n) for n in v) for k, v in payload.get("plane_structures", {}).items()
+        },
+        min_plane_score=float(payload.get("min_plane_score", 0.0)),
+        shape_calibration={
+            str(k): (float(a), float(b))
+            for k, (a, b) in payload.get("shape_calibration", {}).items()
+        },
+        mirrored_planes=tuple(str(p) for p in payload.get("mirrored_planes", ())),
+    )
 
 
 def _unusable(weights: EmbeddedWeights) -> str | None:
@@ -178,11 +148,4 @@ def _unusable(weights: EmbeddedWeights) -> str | None:
         )
     if weights.preprocess.std <= 0 or weights.plane_temperature <= 0:
         return "its normalisation std or plane temperature is not positive"
-    broken = [
-        name
-        for name, tensor in weights.state_dict.items()
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
-    ]
-    if broken:
-        return f"its parameters hold NaN or infinite values ({', '.join(broken[:3])})"
-    return None
+    return weights_file.non_finite_parameters(weights.state_dict)

@@ -7,13 +7,12 @@ the crop's resolution. It knows no classes: whatever the prompts point at is the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from napari_fada.models.embedded_net import conv_block
+from napari_fada.models.embedded_net import decode, encode, unet_blocks
 
 CHANNELS = ("image", "previous", "positive", "negative", "box")
 
@@ -29,17 +28,6 @@ class PromptNetConfig:
     #: The crop's side over the side of the region it must show (box, mask, clicks).
     margin: float = 1.4
 
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["channels"] = list(self.channels)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> PromptNetConfig:
-        values = dict(data)
-        values["channels"] = tuple(values["channels"])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
-
 
 class PromptNet(nn.Module):
     """U-Net over the prompt channels; one conv at full resolution, two per block below."""
@@ -49,26 +37,9 @@ class PromptNet(nn.Module):
         if config.crop % 2 ** (len(config.channels) - 1):
             raise ValueError(f"crop {config.crop} must survive {len(config.channels) - 1} halvings")
         self.config = config
-        ch = config.channels
-        self.encoders = nn.ModuleList(
-            [conv_block(len(CHANNELS), ch[0], 1)]
-            + [conv_block(ch[i - 1], ch[i], 2) for i in range(1, len(ch))]
-        )
-        self.decoders = nn.ModuleList(
-            [conv_block(ch[i + 1] + ch[i], ch[i], 1 if i == 0 else 2) for i in range(len(ch) - 1)]
-        )
-        self.head = nn.Conv2d(ch[0], 1, 1)
+        self.encoders, self.decoders = unet_blocks(len(CHANNELS), config.channels)
+        self.head = nn.Conv2d(config.channels[0], 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (N, len(CHANNELS), crop, crop); returns mask logits (N, 1, crop, crop)."""
-        skips = []
-        for index, encoder in enumerate(self.encoders):
-            if index:
-                x = F.max_pool2d(x, 2)
-            x = encoder(x)
-            skips.append(x)
-        for index in range(len(self.decoders) - 1, -1, -1):
-            skip = skips[index]
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = self.decoders[index](torch.cat([x, skip], dim=1))
-        return self.head(x)
+        return self.head(decode(self.decoders, encode(self.encoders, x)))

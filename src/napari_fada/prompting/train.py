@@ -6,7 +6,7 @@ near the object, or a wrong proposal to correct), lets the network answer and cl
 ``max_clicks`` times without gradient, and learns from its answer after the last click. Every
 ``val_every`` steps the same simulation on validation objects scores the model; the best scoring
 weights are written. A checkpoint next to the output lets ``resume`` continue; the learning rate
-follows :class:`napari_fada.training.loop.Schedule`, by the clock when given ``minutes``.
+follows :class:`napari_fada.training.run.Schedule`, by the clock when given ``minutes``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from napari_fada.errors import Cancelled, DatasetError
+from napari_fada.errors import DatasetError
 from napari_fada.models.base import CancelToken
 from napari_fada.prompting.clicks import dice
 from napari_fada.prompting.frame import Pyramid
@@ -31,8 +30,8 @@ from napari_fada.prompting.simulate import STARTS, Episode, batch_inputs, click_
 from napari_fada.prompting.targets import Target, TargetSet, load_targets
 from napari_fada.prompting.weights import PromptWeights, save_prompt_weights
 from napari_fada.training.augment import intensity
-from napari_fada.training.loop import Schedule, restore_checkpoint, save_checkpoint
 from napari_fada.training.options import checkpoint_path
+from napari_fada.training.run import Run
 
 #: Validation objects per structure and the clicks each validation episode gets after its start.
 VAL_PER_STRUCTURE = 24
@@ -164,26 +163,21 @@ def train_prompt_model(
     draws = validation_episodes(val, val_pyramids, config, options.seed)
 
     net = PromptNet(config)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=1e-4)
-    generator = torch.Generator().manual_seed(options.seed)
-    state: dict[str, Any] = {
-        "epoch": 0, "step": 0, "seconds": 0.0, "best_score": -1.0, "best_state": None,
-        "best_metrics": {},
-    }  # fmt: skip
+    run = Run(net, options.lr, options.seed, options.checkpoint, best_metrics={})
     if options.resume:
-        state = restore_checkpoint(options.checkpoint, net, optimizer, generator)
-        emit(f"resumed at step {state['step']}")
+        run.resume()
+        emit(f"resumed at step {run.state['step']}")
+    state = run.state
     rng = np.random.default_rng(options.seed + 7919 * state["step"])
-    schedule = Schedule(options.lr, options.steps, options.minutes, state)
+    schedule = run.start(options.steps, options.minutes)
     chances = _draw_weights(train.targets)
     starts, start_p = list(STARTS), np.array(list(STARTS.values()))
     losses: list[float] = []
     started = time.monotonic()
     while not schedule.done():
-        if cancel.cancelled:
-            state["seconds"] = schedule.elapsed()
-            save_checkpoint(options.checkpoint, net, optimizer, generator, state)
-            raise Cancelled(f"prompt training cancelled; {options.checkpoint} keeps the run")
+        run.stop_if_cancelled(
+            cancel, f"prompt training cancelled; {options.checkpoint} keeps the run"
+        )
         net.train()
         picks = rng.choice(len(train.targets), options.batch_size, p=chances)
         episodes = []
@@ -191,7 +185,7 @@ def train_prompt_model(
             target = train.targets[index]
             start = str(rng.choice(starts, p=start_p / start_p.sum()))
             episodes.append(draw_episode(target, train_pyramids[target.image], config, rng, start))
-        _augment_images(episodes, generator)
+        _augment_images(episodes, run.generator)
         net.eval()  # the clicks come from the model as it would answer
         for _ in range(int(rng.integers(0, options.max_clicks + 1))):
             click_step(net, episodes)
@@ -199,22 +193,19 @@ def train_prompt_model(
         logits = net(batch_inputs(episodes, config))[:, 0]
         truth = torch.from_numpy(np.stack([e.truth for e in episodes]).astype(np.float32))
         loss = segmentation_loss(logits, truth)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        schedule.set_lr(optimizer)
-        optimizer.step()
-        state["step"] += 1
+        run.step(loss)
         losses.append(loss.item())
         if state["step"] % options.val_every == 0 or schedule.done():
-            _checkpoint(options, net, optimizer, generator, state, schedule, draws, val_pyramids)
+            _checkpoint(run, draws, val_pyramids)
+            lr = run.optimizer.param_groups[0]["lr"]
             emit(
                 f"step {state['step']}: loss={np.mean(losses):.4f} "
                 f"score={state['last_score']:.4f}{' best' if state['improved'] else ''} "
-                f"({time.monotonic() - started:.0f} s, lr {optimizer.param_groups[0]['lr']:.2e})"
+                f"({time.monotonic() - started:.0f} s, lr {lr:.2e})"
             )
             losses = []
     if state["best_state"] is None:
-        _checkpoint(options, net, optimizer, generator, state, schedule, draws, val_pyramids)
+        _checkpoint(run, draws, val_pyramids)
     weights = PromptWeights(
         config=config,
         state_dict=state["best_state"],
@@ -232,23 +223,14 @@ def train_prompt_model(
 
 
 def _checkpoint(
-    options: PromptTrainOptions,
-    net: PromptNet,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    state: dict[str, Any],
-    schedule: Schedule,
-    draws: Sequence[tuple[str, str, Target, int]],
-    pyramids: Sequence[Pyramid],
+    run: Run[PromptNet], draws: Sequence[tuple[str, str, Target, int]], pyramids: Sequence[Pyramid]
 ) -> None:
     """Validate, keep the best weights so far and save the checkpoint."""
-    metrics = validate(net, draws, pyramids)
+    metrics = validate(run.net, draws, pyramids)
+    state = run.state
     state["last_score"] = metrics["score"]
-    state["improved"] = metrics["score"] > state["best_score"]
+    state["improved"] = run.keep_if_best(metrics["score"])
     if state["improved"]:
-        state["best_score"] = metrics["score"]
-        state["best_state"] = {k: v.detach().clone() for k, v in net.state_dict().items()}
         state["best_metrics"] = metrics
     state["epoch"] += 1
-    state["seconds"] = schedule.elapsed()
-    save_checkpoint(options.checkpoint, net, optimizer, generator, state)
+    run.save()

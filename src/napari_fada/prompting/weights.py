@@ -7,19 +7,20 @@ what it was trained on and its validation figures, so a file is self-describing.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from napari_fada.core.atomic import write_bytes_atomic
-from napari_fada.errors import ModelLoadError
+from napari_fada.models import weights_file
 from napari_fada.prompting.net import PromptNet, PromptNetConfig
 
 FORMAT = "napari-fada-prompt"
 FORMAT_VERSION = 1
+KIND = weights_file.WeightsKind(
+    "prompt model", "napari-fada train-prompt", FORMAT_VERSION, tag=FORMAT
+)
 #: The model generation (architecture + training recipe).
 MODEL_VERSION = "1.0"
 #: Shipped beside the embedded model, whose model card describes both.
@@ -65,50 +66,28 @@ def save_prompt_weights(weights: PromptWeights, path: Path) -> None:
     payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_version": weights.model_version,
-        "architecture": weights.config.to_dict(),
-        "training_data": weights.training_data,
-        "validation_metrics": {k: float(v) for k, v in weights.validation_metrics.items()},
+        **weights_file.description(
+            weights.model_version, weights.training_data, weights.validation_metrics
+        ),
+        "architecture": weights_file.config_to_dict(weights.config),
         "state_dict": {k: _stored(v) for k, v in weights.state_dict.items()},
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes_atomic(Path(path), buffer.getvalue())
+    weights_file.write(payload, path)
 
 
 def load_prompt_weights(path: Path) -> PromptWeights:
     """Read and check a prompt model file; ModelLoadError says what is wrong with which file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"prompt model weights not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise ModelLoadError(
-            f"{path} is not a readable prompt model file ({type(exc).__name__}); it may be "
-            "truncated: train it again (napari-fada train-prompt) or pick another file"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelLoadError(f"{path} is not a napari-fada prompt model (napari-fada train-prompt)")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise ModelLoadError(
-            f"{path} is a prompt model file of format {payload.get('format_version')!r}; this "
-            f"napari-fada reads format {FORMAT_VERSION}"
-        )
-    try:
-        weights = PromptWeights(
-            config=PromptNetConfig.from_dict(payload["architecture"]),
-            state_dict=payload["state_dict"],
-            model_version=str(payload["model_version"]),
-            training_data=str(payload.get("training_data", "")),
-            validation_metrics=dict(payload.get("validation_metrics", {})),
-        )
-        weights.build()
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(
-            f"{path} does not match the prompt model's architecture ({exc}); retrain it"
-        ) from None
-    broken = [k for k, v in weights.state_dict.items() if not bool(torch.isfinite(v.float()).all())]
-    if broken:
-        raise ModelLoadError(f"{path} holds NaN or infinite parameters ({', '.join(broken[:3])})")
-    return weights
+    return weights_file.load(path, KIND, _from_payload, _unusable)
+
+
+def _from_payload(payload: dict[str, Any]) -> PromptWeights:
+    return PromptWeights(
+        config=weights_file.config_from_dict(PromptNetConfig, payload["architecture"]),
+        state_dict=payload["state_dict"],
+        **weights_file.described(payload),
+    )
+
+
+def _unusable(weights: PromptWeights) -> str | None:
+    """What makes weights that loaded unusable, or None."""
+    return weights_file.non_finite_parameters(weights.state_dict)

@@ -11,22 +11,19 @@ weights file. A checkpoint next to the output (``<out>.ckpt``) lets ``--resume``
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from napari_fada.core.atomic import write_bytes_atomic
 from napari_fada.core.metrics import expected_calibration_error
 from napari_fada.core.scan_planes import OTHER_PLANE, PLANE_NAMES
-from napari_fada.errors import Cancelled, DatasetError, ModelLoadError
+from napari_fada.errors import DatasetError
 from napari_fada.models.base import CancelToken
 from napari_fada.models.embedded_net import EmbeddedNet, NetConfig
 from napari_fada.models.embedded_preprocess import PreprocessConfig
@@ -55,6 +52,7 @@ from napari_fada.training.options import (
     TrainProgress,
     TrainResult,
 )
+from napari_fada.training.run import Run
 from napari_fada.training.shape_calibration import (
     RIGHT_DICE,
     fit_shape_calibration,
@@ -357,50 +355,8 @@ def fit_temperature(plane_logits: torch.Tensor, allowed: torch.Tensor) -> float:
     return min(max(temperature, 0.05), 20.0) if math.isfinite(temperature) else 1.0
 
 
-class Schedule:
-    """Learning rate by progress: linear warm-up over the first 10%, then cosine decay.
-
-    Progress is the larger of steps done / planned steps and, with a time budget, elapsed /
-    budgeted minutes, so a run on a busy machine still anneals and ends on time.
-    """
-
-    WARMUP = 0.1
-
-    def __init__(
-        self, lr: float, total_steps: int, minutes: float | None, state: dict[str, Any]
-    ) -> None:
-        self.lr, self.total_steps, self.minutes, self.state = lr, total_steps, minutes, state
-        self._resumed_at = time.monotonic() - float(state["seconds"])
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self._resumed_at
-
-    def progress(self) -> float:
-        done = self.state["step"] / max(1, self.total_steps)
-        if self.minutes:
-            done = max(done, self.elapsed() / (60.0 * self.minutes))
-        return done
-
-    def done(self) -> bool:
-        return self.progress() >= 1.0
-
-    def factor(self) -> float:
-        p = min(1.0, self.progress())
-        if p < self.WARMUP:
-            return max(0.04, p / self.WARMUP)
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * (p - self.WARMUP) / (1 - self.WARMUP)))
-
-    def set_lr(self, optimizer: torch.optim.Optimizer) -> None:
-        for group in optimizer.param_groups:
-            group["lr"] = self.lr * self.factor()
-
-
 def _format(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-
-
-def _copy(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in state_dict.items()}
 
 
 def _ignore(_: TrainProgress) -> None:
@@ -444,21 +400,21 @@ def train_model(
     emit(TrainProgress("info", f"before: {_format(before)}", metrics=before))
 
     steps_per_epoch = max(1, len(train["images"]) // options.batch_size)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=1e-4)
-    generator = torch.Generator().manual_seed(options.seed)
-    state: dict[str, Any] = {
-        "epoch": 0, "step": 0, "seconds": 0.0, "best_score": -1.0, "best_state": None, "stale": 0,
-        "best_epoch": 0,
-    }  # fmt: skip
+    checkpoint = options.checkpoint
+    run = Run(net, options.lr, options.seed, checkpoint, stale=0, best_epoch=0)
+    optimizer, generator = run.optimizer, run.generator
     if options.init is not None:
         # Fine-tuning must not make the model worse: the starting weights are the ones to beat.
-        state["best_score"], state["best_state"] = before["score"], _copy(net.state_dict())
-    checkpoint = options.checkpoint
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        run.keep(before["score"])
     if options.resume:
-        state = restore_checkpoint(checkpoint, net, optimizer, generator)
-        emit(TrainProgress("info", f"resumed after epoch {state['epoch']}", epoch=state["epoch"]))
-    schedule = Schedule(options.lr, options.epochs * steps_per_epoch, options.minutes, state)
+        run.resume()
+        emit(
+            TrainProgress(
+                "info", f"resumed after epoch {run.state['epoch']}", epoch=run.state["epoch"]
+            )
+        )
+    state = run.state
+    schedule = run.start(options.epochs * steps_per_epoch, options.minutes)
 
     class_weights = _class_weights(train["masks"], num_classes)
     draw_weights = _sampling_weights(train["group"])
@@ -474,13 +430,11 @@ def train_model(
         for rows in order.split(options.batch_size):
             if schedule.done():
                 break
-            if cancel.cancelled:
-                state["seconds"] = schedule.elapsed()
-                save_checkpoint(checkpoint, net, optimizer, generator, state)
-                raise Cancelled(
-                    f"training cancelled at step {state['step']}; {checkpoint} keeps the run: "
-                    "train again with resume to continue it"
-                )
+            run.stop_if_cancelled(
+                cancel,
+                f"training cancelled at step {state['step']}; {checkpoint} keeps the run: "
+                "train again with resume to continue it",
+            )
             images, masks = augment(
                 train["images"][rows, None].float() / 255.0,
                 train["masks"][rows],
@@ -491,11 +445,7 @@ def train_model(
             loss = segmentation_loss(
                 seg_logits, masks, train["annotated"][rows], class_weights
             ) + plane_nll(plane_logits, train["planes"][rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            schedule.set_lr(optimizer)
-            optimizer.step()
-            state["step"] += 1
+            run.step(loss)
             losses.append(loss.item())
             emit(
                 TrainProgress(
@@ -509,15 +459,12 @@ def train_model(
             )
         metrics = evaluate(net, val, weights)
         state["epoch"] += 1
-        improved = metrics["score"] > state["best_score"]
+        improved = run.keep_if_best(metrics["score"])
         if improved:
-            state["best_score"] = metrics["score"]
-            state["best_state"] = _copy(net.state_dict())
             state["best_epoch"] = state["epoch"]
             state["stale"] = 0
         else:
             state["stale"] += 1
-        state["seconds"] = schedule.elapsed()
         emit(
             TrainProgress(
                 "epoch",
@@ -532,7 +479,7 @@ def train_model(
                 metrics=metrics,
             )
         )
-        save_checkpoint(checkpoint, net, optimizer, generator, state)
+        run.save()
 
     net.load_state_dict(state["best_state"] or net.state_dict())
     if options.init is not None and state.get("best_epoch", 1) == 0:
@@ -590,44 +537,3 @@ def train_model(
         n_val=len(val_samples),
         plane_temperature=temperature,
     )
-
-
-def save_checkpoint(
-    path: Path,
-    net: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    state: dict[str, Any],
-) -> None:
-    """Write the run's state to ``path`` (atomically) for a later resume."""
-    payload = {
-        "net": net.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
-        "state": state,
-    }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes_atomic(path, buffer.getvalue())  # a full disk leaves no partial file
-
-
-def restore_checkpoint(
-    path: Path,
-    net: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` into ``net``, ``optimizer`` and
-    ``generator``; returns the run's state. ModelLoadError when it is missing or damaged."""
-    if not path.is_file():
-        raise ModelLoadError(f"nothing to resume: checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(payload["net"])
-        optimizer.load_state_dict(payload["optimizer"])
-        generator.set_state(payload["generator"])
-    except Exception as exc:  # a damaged or foreign checkpoint
-        raise ModelLoadError(
-            f"cannot resume from {path} ({exc}); delete it and train without --resume"
-        ) from None
-    return payload["state"]

@@ -59,6 +59,25 @@ def wait_for_proposals(widget: AnnotatorWidget, path: Path, qtbot) -> None:
     qtbot.waitUntil(shown, timeout=60_000)
 
 
+def step(
+    widget: AnnotatorWidget, key: tuple[Qt.Key, Qt.KeyboardModifier], path: Path, qtbot
+) -> None:
+    """Press ``key`` and wait until it has brought ``path``'s image up for review."""
+    press(widget, key, qtbot)
+    wait_for_proposals(widget, path, qtbot)
+
+
+def docked(make_napari_viewer, backend=None, **viewer_options) -> AnnotatorWidget:
+    """The annotator docked in a new viewer, using ``backend`` when one is given (else the
+    embedded default model)."""
+    viewer = make_napari_viewer(**viewer_options)
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    if backend is not None:
+        widget.set_backend(backend)
+    return widget
+
+
 @pytest.fixture
 def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every propose call of the embedded default model, counted."""
@@ -76,9 +95,8 @@ def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_twenty_images_reviewed_with_keys_only_make_twenty_records(
     make_napari_viewer, qtbot, scans: list[Path], tmp_path: Path, model_calls: list[str]
 ) -> None:
-    viewer = make_napari_viewer()
-    widget = AnnotatorWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = docked(make_napari_viewer)
+    viewer = widget.viewer
     widget.annotator_edit.setText("ana")
     widget.open_sequence(scans[0].parent)  # File dialog aside, no mouse from here on
     assert widget.loop.auto_propose.isChecked()
@@ -94,15 +112,11 @@ def test_twenty_images_reviewed_with_keys_only_make_twenty_records(
             assert len(widget.dataset.records()) == 4
         if index == 6:  # look at the next image without deciding, and come back
             saved = len(widget.dataset.records())
-            press(widget, NEXT, qtbot)
-            wait_for_proposals(widget, scans[7], qtbot)
+            step(widget, NEXT, scans[7], qtbot)
             made = len(calls)
-            press(widget, PREVIOUS, qtbot)
-            wait_for_proposals(widget, path, qtbot)
-            press(widget, NEXT, qtbot)
-            wait_for_proposals(widget, scans[7], qtbot)
-            press(widget, PREVIOUS, qtbot)
-            wait_for_proposals(widget, path, qtbot)
+            step(widget, PREVIOUS, path, qtbot)
+            step(widget, NEXT, scans[7], qtbot)
+            step(widget, PREVIOUS, path, qtbot)
             assert len(calls) == made  # both answered from the cache
             assert len(widget.dataset.records()) == saved  # looking saves nothing
         press(widget, DECISION_KEYS[decision], qtbot)
@@ -134,9 +148,7 @@ def test_twenty_images_reviewed_with_keys_only_make_twenty_records(
 def test_keys_work_right_after_clicking_propose(
     make_napari_viewer, qtbot, scripted_backend, scans: list[Path]
 ) -> None:
-    viewer = make_napari_viewer(show=True)
-    widget = AnnotatorWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = docked(make_napari_viewer, show=True)
     window = widget.window()
     window.activateWindow()  # as the window a person works in is
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=10_000)
@@ -163,10 +175,8 @@ def test_keys_work_right_after_clicking_propose(
 def test_a_small_image_opened_after_a_big_one_replaces_it_in_view(
     make_napari_viewer, qtbot, scripted_backend, scans: list[Path], tmp_path: Path
 ) -> None:
-    viewer = make_napari_viewer()
-    widget = AnnotatorWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.set_backend(scripted_backend)
+    widget = docked(make_napari_viewer, scripted_backend)
+    viewer = widget.viewer
     widget.open_dataset(tmp_path / "dataset")
     widget.open_sequence(scans[0].parent)  # its first image is 959 x 661
     qtbot.waitUntil(lambda: widget.session is not None, timeout=10_000)
@@ -185,14 +195,7 @@ def test_a_small_image_opened_after_a_big_one_replaces_it_in_view(
 def test_a_saved_dataset_opens_as_a_sequence_of_its_images_with_their_labels(
     make_napari_viewer, qtbot, scripted_backend, scans: list[Path], tmp_path: Path
 ) -> None:
-    def docked() -> AnnotatorWidget:
-        viewer = make_napari_viewer()
-        widget = AnnotatorWidget(viewer)
-        viewer.window.add_dock_widget(widget)
-        widget.set_backend(scripted_backend)
-        return widget
-
-    widget = docked()
+    widget = docked(make_napari_viewer, scripted_backend)
     widget.open_dataset(tmp_path / "dataset")
     widget.open_sequence(scans[0].parent)
     wait_for_proposals(widget, scans[0], qtbot)
@@ -200,7 +203,7 @@ def test_a_saved_dataset_opens_as_a_sequence_of_its_images_with_their_labels(
     widget.viewer.close()
     calls = scripted_backend.calls
 
-    widget = docked()
+    widget = docked(make_napari_viewer, scripted_backend)
     widget.open_sequence(tmp_path / "dataset")
     qtbot.waitUntil(lambda: widget.session is not None, timeout=10_000)
     assert widget.dataset is not None and widget.dataset.root == tmp_path / "dataset"
@@ -211,12 +214,9 @@ def test_a_saved_dataset_opens_as_a_sequence_of_its_images_with_their_labels(
 def test_nothing_to_label_is_recorded_without_asking_the_model(
     make_napari_viewer, qtbot, scripted_backend, scans: list[Path], tmp_path: Path
 ) -> None:
-    viewer = make_napari_viewer()
-    widget = AnnotatorWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.set_backend(scripted_backend)
+    widget = docked(make_napari_viewer, scripted_backend)
     widget.open_dataset(tmp_path / "dataset")
-    viewer.open(scans[0], plugin="napari-fada")  # not proposing on each image
+    widget.viewer.open(scans[0], plugin="napari-fada")  # not proposing on each image
     assert widget.session is None
     press(widget, DECISION_KEYS["nothing_to_label"], qtbot)
     assert widget.dataset is not None

@@ -198,7 +198,7 @@ class CinePanel(CineControls):
         show_frame(self.overview, result.frame, result.proposal)
         self.progress.setValue(len(self.clip))
         if result.frame == self._frame_in_view() and self.widget.session is None:
-            self.widget._show_proposal(self.clip.proposal(result.frame) or result.proposal)
+            self.widget.show_proposal(self.clip.proposal(result.frame) or result.proposal)
         self.refresh_best()
         self._show_plane_over_time()
 
