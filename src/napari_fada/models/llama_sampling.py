@@ -121,11 +121,14 @@ class TokenSampler:
         logits = np.ctypeslib.as_array(pointer, shape=(self._vocab_size,))
         if self._grammar is None:
             ids = likeliest(logits, self._top_k)
-        elif not self._shortlist or (ids := self._shortlisted(logits)) is None:
-            ids = self._valid(logits)
-            self.whole += 1
         else:
-            self.shortlisted += 1
+            short = self._shortlisted(logits) if self._shortlist else None
+            if short is None:
+                ids = self._valid(logits)
+                self.whole += 1
+            else:
+                ids = short
+                self.shortlisted += 1
         token = self._draw(ids[: self._top_k], logits)
         if self._grammar is not None:
             llama_cpp.llama_sampler_accept(self._grammar, token)
