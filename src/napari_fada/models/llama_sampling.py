@@ -15,7 +15,7 @@ The shortlist decides whenever it provably holds everything sampling looks at:
   softmax sum, so top_p keeps and dist draws exactly what the whole vocabulary gives.
 
 Otherwise the grammar checks the whole vocabulary, as llama.cpp's chain did. Without a grammar
-the top_k likeliest tokens are all that sampling looks at.
+llama.cpp's samplers take the logits directly.
 
 Imported only by the llama engine and its parallel sequences.
 """
@@ -117,21 +117,18 @@ class TokenSampler:
     def sample(self, ctx: llama_cpp.llama_context_p, index: int) -> int:
         """The next token from the logits of output ``index`` of the last decode (-1: the
         last), accepted into the grammar's state."""
+        if self._grammar is None:  # llama.cpp's chain over the logits, accepting the token
+            return int(llama_cpp.llama_sampler_sample(self._chain, ctx, index))
         pointer = llama_cpp.llama_get_logits_ith(ctx, index)
         logits = np.ctypeslib.as_array(pointer, shape=(self._vocab_size,))
-        if self._grammar is None:
-            ids = likeliest(logits, self._top_k)
+        ids = self._shortlisted(logits) if self._shortlist else None
+        if ids is None:
+            ids = self._valid(logits)
+            self.whole += 1
         else:
-            short = self._shortlisted(logits) if self._shortlist else None
-            if short is None:
-                ids = self._valid(logits)
-                self.whole += 1
-            else:
-                ids = short
-                self.shortlisted += 1
+            self.shortlisted += 1
         token = self._draw(ids[: self._top_k], logits)
-        if self._grammar is not None:
-            llama_cpp.llama_sampler_accept(self._grammar, token)
+        llama_cpp.llama_sampler_accept(self._grammar, token)
         llama_cpp.llama_sampler_accept(self._chain, token)
         return token
 
