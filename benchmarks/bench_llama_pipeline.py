@@ -1,7 +1,7 @@
 """Benchmark FADA's model phases on the llama.cpp engine, with and without image reuse.
 
     nice python benchmarks/bench_llama_pipeline.py [--models tiny fada-0.8b] [--threads N]
-        [--keep DIR] [--json OUT]
+        [--keep DIR] [--json OUT] [--parts phases batching decode grammar]
 
 Speed does not depend on the weights' values, so random-weight GGUF files stand in for FADA:
 ``tiny`` (the test model, fed a FADA-sized image) and ``fada-0.8b``: Qwen3.5 0.8B's text model
@@ -21,7 +21,11 @@ a time) against the new code (image reused, independent phases as parallel seque
 is compared with plain llama-cpp-python on the same GGUF and threads
 (``Llama.generate`` with FADA's temperature and top_p and llama-cpp-python's other defaults, on
 a text prompt as long as the engine's image prompt): tokens per second and process CPU time
-per token, best of ``--rounds`` alternating runs, so that a busy machine hurts both alike.
+per token, best of ``--rounds`` alternating runs, so that a busy machine hurts both alike. Last,
+constrained decoding as the pipeline runs it (each phase's JSON grammar, FADA's sampling, the
+answer ending with the grammar): the grammar checking the whole vocabulary every token against
+the engine's shortlist of the likeliest tokens, with how often the shortlist decided; both give
+the same answers. ``--parts`` picks some of these (e.g. ``--parts decode`` on a busy machine).
 
 The table and the totals are printed by the transformers benchmark's code, so both backends
 report the same figures: per phase prefill, decode and total seconds and decode tokens per
@@ -68,8 +72,10 @@ from tests.models.tiny_gguf import (  # noqa: E402
     write_text_model,
 )
 
+from napari_fada.core.fada_format import answer_schema  # noqa: E402
 from napari_fada.core.prompts import TEMPERATURE, TOP_P, task_prompt  # noqa: E402
 from napari_fada.models.llama_engine import LlamaEngine  # noqa: E402
+from napari_fada.models.llama_sampling import SHORTLIST, TokenSampler  # noqa: E402
 from napari_fada.models.vlm_engine import GenerationSettings  # noqa: E402
 
 #: Qwen3.5-0.8B's text sizes as we know them (the transformers benchmark uses the same):
@@ -95,6 +101,10 @@ FADA_08B_TEXT = TextShape(
 FADA_08B_VISION = VisionShape(
     projector="qwen3vl_merger", hidden=768, layers=12, heads=12, ffn=3072, patch=16
 )
+
+
+#: What the benchmark can run (``--parts``).
+PARTS = ["phases", "batching", "decode", "grammar"]
 
 
 def _log(message: str) -> None:
@@ -193,6 +203,46 @@ def compare_plain(pair: GgufPair, threads: int | None, image: np.ndarray, rounds
     engine.close()
 
 
+def compare_grammar(pair: GgufPair, threads: int | None, image: np.ndarray, rounds: int) -> None:
+    """Constrained decoding of the four phases: the grammar over the whole vocabulary against
+    the shortlist (tokens/s over all answers, best of ``rounds`` alternating runs)."""
+    engine = LlamaEngine(pair.model, pair.mmproj, threads=threads)
+    context = engine.encode_image(image)
+    shortlisted: list[TokenSampler] = []
+    make = engine._sampler
+
+    def counted(settings: GenerationSettings) -> TokenSampler:
+        sampler = make(settings)
+        if engine.shortlist:
+            shortlisted.append(sampler)
+        return sampler
+
+    engine._sampler = counted  # type: ignore[method-assign]
+    best = {0: Decode(), SHORTLIST: Decode()}
+    answers: dict[int, list[str]] = {}
+    for _ in range(rounds):
+        for shortlist, rate in best.items():
+            engine.shortlist = shortlist
+            tokens, seconds, cpu, texts = 0, 0.0, time.process_time(), []
+            for phase, limit in PHASE_TOKENS.items():
+                schema = answer_schema(phase, STRUCTURES)
+                settings = GenerationSettings(limit, TEMPERATURE, TOP_P, json_schema=schema)
+                answer = engine.generate(context, task_prompt(phase, STRUCTURES), settings)
+                tokens, seconds = tokens + answer.generated_tokens, seconds + answer.decode_s
+                texts.append(answer.text)
+            rate.keep(tokens, seconds, time.process_time() - cpu)
+            answers[shortlist] = texts
+    decided = sum(s.shortlisted for s in shortlisted)
+    share = decided / max(decided + sum(s.whole for s in shortlisted), 1)
+    whole, short = best[0].tokens_per_s, best[SHORTLIST].tokens_per_s
+    same = "same answers" if answers[0] == answers[SHORTLIST] else "ANSWERS DIFFER"
+    print(f"  constrained decode, {tokens} tokens in four JSON answers, best of {rounds}: grammar "
+          f"over the whole vocabulary {whole:.1f} tokens/s, shortlist of {SHORTLIST} "
+          f"{short:.1f} tokens/s ({short / whole:.2f}x; it decided {share:.0%} of its tokens); "
+          f"{same}")  # fmt: skip
+    engine.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["tiny", "fada-0.8b"])
@@ -202,6 +252,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--rounds", type=int, default=3, help="decode comparison runs")
     parser.add_argument("--batch-size", type=int, default=2, help="images decoded in one run")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="what to run")
     args = parser.parse_args()
     image = np.asarray(Image.open(args.image).convert("L"))
     print(f"image {args.image.name} {image.shape[1]}x{image.shape[0]}, tokens {PHASE_TOKENS}")
@@ -215,13 +266,18 @@ def main() -> None:
             print(f"\n{name}: {pair.model.name} ({pair.model.stat().st_size / 2**20:.0f} MiB) + "
                   f"{pair.mmproj.name} ({pair.mmproj.stat().st_size / 2**20:.0f} MiB), "
                   f"{engine.threads} threads")  # fmt: skip
-            results += compare_reuse(engine, name, image)
+            if "phases" in args.parts:
+                results += compare_reuse(engine, name, image)
             print(f"\n{name}  baseline vs new{'baseline':>26}{'new':>10}")
-            for comparison in compare_batching(engine, name, image, args.batch_size):
-                comparisons.append(comparison)
-                comparison.show()
+            if "batching" in args.parts:
+                for comparison in compare_batching(engine, name, image, args.batch_size):
+                    comparisons.append(comparison)
+                    comparison.show()
             engine.close()
-            compare_plain(pair, args.threads, image, args.rounds)
+            if "decode" in args.parts:
+                compare_plain(pair, args.threads, image, args.rounds)
+            if "grammar" in args.parts:
+                compare_grammar(pair, args.threads, image, args.rounds)
     if args.json:
         write_json(args.json, results, comparisons)
 

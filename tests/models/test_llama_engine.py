@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from napari_fada.core.fada_format import answer_schema
 from napari_fada.core.prompts import task_prompt
 from napari_fada.core.vocabulary import PLANE_LABELS
 from napari_fada.models.llama_engine import LlamaEngine, chat_parts
+from napari_fada.models.llama_sampling import TokenSampler, likeliest
 from napari_fada.models.vlm_engine import GenerationSettings
 from tests.models.tiny_gguf import CHAT_TEMPLATE, TINY_QWEN35, GgufPair, build_gguf_pair
 
@@ -144,6 +146,47 @@ def test_sampling_follows_the_seed(engine: LlamaEngine, small_image: np.ndarray)
 
     assert boxes(5) == boxes(5)
     assert len({boxes(seed) for seed in range(4)}) > 1
+
+
+def test_likeliest_orders_by_logit_then_id() -> None:
+    logits = np.random.default_rng(0).integers(0, 40, 500).astype(np.float32)  # many ties
+    order = np.lexsort((np.arange(500), -logits))
+    for count in (1, 7, 50, 499, 500, 600):
+        assert likeliest(logits, count).tolist() == order[:count].tolist()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [GREEDY, GenerationSettings(seed=2), GenerationSettings(top_k=5, seed=2)],
+    ids=["greedy", "sampled", "top_k 5"],
+)
+def test_grammar_on_a_shortlist_samples_what_the_whole_vocabulary_does(
+    engine: LlamaEngine,
+    small_image: np.ndarray,
+    settings: GenerationSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tiny model gives its digits equal logits: ties are ordered alike both ways."""
+    context = engine.encode_image(small_image)
+    samplers: list[TokenSampler] = []
+    make = engine._sampler
+
+    def counted(settings: GenerationSettings) -> TokenSampler:
+        samplers.append(make(settings))
+        return samplers[-1]
+
+    monkeypatch.setattr(engine, "_sampler", counted)
+    for phase in ("interpret", "classify", "detect", "segment"):
+        asked = replace(settings, max_new_tokens=200, json_schema=answer_schema(phase, STRUCTURES))
+        answers = []
+        for shortlist in (0, 16):  # the whole vocabulary of 264 tokens, then 16 of them first
+            monkeypatch.setattr(engine, "shortlist", shortlist)
+            answers.append(engine.generate(context, task_prompt(phase, STRUCTURES), asked))
+        assert answers[0].text == answers[1].text
+        assert answers[0].generated_tokens == answers[1].generated_tokens
+    whole, short = samplers[0::2], samplers[1::2]
+    assert sum(s.shortlisted for s in whole) == 0
+    assert sum(s.shortlisted for s in short) > 0 and sum(s.whole for s in short) > 0
 
 
 def test_callback_streams_text_and_cancels(engine: LlamaEngine, small_image: np.ndarray) -> None:

@@ -7,7 +7,7 @@ buffer). Each answer's sequence starts from its image prefix, the state
 sequence of that image and copied to the others (``llama_memory_seq_cp``: attention cells are
 shared, not copied; a recurrent state such as Qwen3.5's is copied). Each prompt is prefilled on
 its own, then every step decodes one token of every unfinished sequence in one ``llama_decode``
-call and samples each with its own sampler chain (grammar, top_k, temperature, top_p).
+call and samples each with its own sampler (grammar, top_k, temperature, top_p).
 
 Imported only by :mod:`napari_fada.models.llama_engine`.
 """
@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import llama_cpp
-from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaSampler
+from llama_cpp._internals import LlamaBatch, LlamaContext
 
+from napari_fada.models.llama_sampling import TokenSampler
 from napari_fada.models.vlm_engine import Ask, Generation
 
 #: Context cells are allotted in steps of this many, so that a context is rarely remade.
@@ -38,7 +39,7 @@ class _Sequence:
     seq_id: int
     position: int
     prompt_tokens: int
-    sampler: LlamaSampler
+    sampler: TokenSampler
     limit: int
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     pieces: list[str] = field(default_factory=list)
@@ -59,7 +60,7 @@ class ParallelSequences:
         self,
         llama: llama_cpp.Llama,
         tokenize: Callable[[str], list[int]],
-        sampler: Callable[[Any], LlamaSampler],
+        sampler: Callable[[Any], TokenSampler],
         stop_at_eos: Callable[[], bool],
     ) -> None:
         self._llama = llama
@@ -152,7 +153,7 @@ class ParallelSequences:
             self._submit(context, rows)
             sequence.position += len(chunk)
         sequence.prefilled_at = time.perf_counter()
-        self._take(sequence, sequence.sampler.sample(context, len(chunk) - 1))
+        self._take(sequence, sequence.sampler.sample(context.ctx, len(chunk) - 1))
 
     def _take(self, sequence: _Sequence, token: int) -> None:
         """Add ``token``; mark the sequence finished when it ends it."""
@@ -175,7 +176,7 @@ class ParallelSequences:
             self._submit(context, [(s.last, s.position, s.seq_id, True) for s in active])
             for index, sequence in enumerate(active):
                 sequence.position += 1
-                self._take(sequence, sequence.sampler.sample(context, index))
+                self._take(sequence, sequence.sampler.sample(context.ctx, index))
 
     @staticmethod
     def _answer(sequence: _Sequence, start: float) -> Generation:

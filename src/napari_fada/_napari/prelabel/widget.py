@@ -2,8 +2,10 @@
 into a dataset for review, with progress, time left and cancel.
 
 It runs :func:`napari_fada.batch.prelabel.prelabel` in a worker thread (which starts the model
-processes) with the model chosen in the annotator (the saved settings). A rerun skips what is
-already saved, so a cancelled run is finished by pressing the button again.
+processes) with the model chosen in the annotator (the saved settings). The batch size (images
+each worker proposes together, as ``prelabel --batch-size``) is offered only for the backends
+that batch, and follows the model chosen in the annotator. A rerun skips what is already saved,
+so a cancelled run is finished by pressing the button again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ from napari_fada.batch.prelabel import (
 from napari_fada.batch.report import RunReport
 from napari_fada.errors import FadaError
 from napari_fada.models.base import CancelToken
+from napari_fada.models.registry import available_backends, backend_batches
 from napari_fada.settings import Settings
+
+#: The largest batch size offered (the command line takes any).
+MAX_BATCH_SIZE = 64
 
 
 def describe_progress(progress: Progress) -> str:
@@ -50,7 +56,8 @@ def describe_progress(progress: Progress) -> str:
 
 
 class PrelabelWidget(QWidget):
-    """Dock widget: input folder or clip, dataset folder, workers; Pre-label / Cancel."""
+    """Dock widget: input folder or clip, dataset folder, workers, batch size; Pre-label /
+    Cancel."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
@@ -67,6 +74,9 @@ class PrelabelWidget(QWidget):
         self.workers_spin = QSpinBox()
         self.workers_spin.setRange(1, 4 * default_workers())
         self.workers_spin.setValue(default_workers())
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, MAX_BATCH_SIZE)
+        self.batch_spin.setSpecialValueText("1 (off)")
         self.run_button = QPushButton("Pre-label")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -78,6 +88,7 @@ class PrelabelWidget(QWidget):
         form.addRow("Images", field_row(self.input_edit, self.folder_button, self.file_button))
         form.addRow("Dataset", field_row(self.dataset_edit, self.dataset_button))
         form.addRow("Workers", self.workers_spin)
+        form.addRow("Batch size", self.batch_spin)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -94,6 +105,34 @@ class PrelabelWidget(QWidget):
         self.dataset_button.clicked.connect(self._choose_dataset)
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
+        self.follow_backend()
+
+    def follow_backend(self) -> None:
+        """Offer the batch size only when the model chosen in the annotator batches."""
+        backend = Settings.load().backend
+        batches = backend_batches(backend)
+        self.batch_spin.setEnabled(batches)
+        if batches:
+            tip = (
+                f"Images each worker proposes together: the {backend} backend decodes their "
+                "independent phases at once, with the answers of one image at a time."
+            )
+        else:
+            batching = ", ".join(n for n in available_backends() if backend_batches(n))
+            tip = (
+                f"The {backend} backend proposes one image at a time; the batch size is for the "
+                f"{batching} backends (choose one in the annotator)."
+            )
+        self.batch_spin.setToolTip(tip)
+
+    def showEvent(self, event: Any) -> None:
+        self.follow_backend()
+        super().showEvent(event)
+
+    def enterEvent(self, event: Any) -> None:
+        """The model may have been changed in the annotator while this dock was open."""
+        self.follow_backend()
+        super().enterEvent(event)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of images to pre-label")
@@ -122,6 +161,7 @@ class PrelabelWidget(QWidget):
             return
         settings = Settings.load()
         workers = self.workers_spin.value()
+        batch_size = self.batch_spin.value() if backend_batches(settings.backend) else 1
         spec = worker_spec(settings, workers)
         request = settings_request(settings, None)
 
@@ -129,11 +169,13 @@ class PrelabelWidget(QWidget):
             return prelabel(
                 [source], Path(dataset), spec, workers, request=request,
                 annotator=settings.annotator, on_progress=emit, cancel=token,
+                batch_size=batch_size,
             )  # fmt: skip
 
         self.report = None
         self.progress.setRange(0, 0)  # busy until the first frames are done
-        self.status.setText(f"Starting {workers} worker(s) with the {spec.name} model...")
+        together = f", {batch_size} images at a time" if batch_size > 1 else ""
+        self.status.setText(f"Starting {workers} worker(s) with the {spec.name} model{together}...")
         self._set_running(True)
         self.job = start_job(task, self._on_progress, self._on_done, self._on_error)
 
