@@ -30,7 +30,7 @@ KIND = weights_file.WeightsKind(
 #: Input sides (pixels) a weights file may ask for: 0 or a huge size is a damaged file.
 MIN_INPUT_SIDE, MAX_INPUT_SIDE = 8, 2048
 #: The model generation (architecture + training recipe); part of the model id.
-MODEL_VERSION = "2.1"
+MODEL_VERSION = "2.2"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fada-embedded.pt"
 #: The key of :attr:`EmbeddedWeights.shape_calibration` for structures without their own map.
 ANY_STRUCTURE = "*"
